@@ -1,0 +1,1 @@
+"""The application: channels, handlers, web pages, outbox and timers around the domain."""

@@ -1,0 +1,121 @@
+"""The composition root: `create_app(settings)` wires everything; nothing runs at import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.channels.base import Channel
+from bot.channels.webchat import WebChatChannel
+from bot.clock import Clock, system_clock
+from bot.handlers.intake import IntakeHandler
+from bot.i18n.catalog import Catalogs
+from bot.i18n.render import Renderer
+from bot.inbound import InboundProcessor
+from bot.keys import (
+    CATALOGS,
+    CLOCK,
+    DATABASE,
+    DISPATCHER,
+    JINJA,
+    PROCESSOR,
+    RENDERER,
+    SETTINGS,
+    WEBCHAT_CHANNEL,
+)
+from bot.outbox import OutboxDispatcher
+from bot.replies import ReplyWriter
+from bot.settings import Settings
+from bot.web import chat
+from bot.web.templating import make_jinja_env
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+}
+
+
+@web.middleware
+async def security_headers(
+    request: web.Request, handler: web.RequestHandler  # type: ignore[name-defined]
+) -> web.StreamResponse:
+    """Every page and API answer carries the same protective headers."""
+    response: web.StreamResponse = await handler(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers, 503 otherwise."""
+    try:
+        await asyncio.wait_for(request.app[DATABASE].ping(), 5)
+    except Exception:
+        return web.json_response({"status": "unavailable"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+async def index(request: web.Request) -> web.Response:
+    """The root leads families to the chat."""
+    raise web.HTTPFound("/chat")
+
+
+def create_app(settings: Settings, clock: Clock = system_clock) -> web.Application:
+    """Build the application; resources open and close in cleanup contexts."""
+    app = web.Application(middlewares=[security_headers], client_max_size=1024**2)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    catalogs = Catalogs()
+    renderer = Renderer(catalogs)
+    app[CATALOGS] = catalogs
+    app[RENDERER] = renderer
+    app[JINJA] = make_jinja_env(catalogs)
+    app[WEBCHAT_CHANNEL] = WebChatChannel()
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_routes(chat.routes)
+    app.router.add_static("/static", STATIC_DIR)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_workers)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    database = Database(app[SETTINGS].database_url)
+    app[DATABASE] = database
+    yield
+    await database.dispose()
+
+
+async def _workers(app: web.Application) -> AsyncIterator[None]:
+    settings, clock, database = app[SETTINGS], app[CLOCK], app[DATABASE]
+    channels: dict[str, Channel] = {app[WEBCHAT_CHANNEL].name: app[WEBCHAT_CHANNEL]}
+    dispatcher = OutboxDispatcher(database, channels, clock, settings.outbox_poll_seconds)
+    handler = IntakeHandler(app[RENDERER], ReplyWriter(app[RENDERER]), settings.timezone)
+    processor = InboundProcessor(database, handler, clock, on_committed=dispatcher.wake)
+    app[DISPATCHER] = dispatcher
+    app[PROCESSOR] = processor
+    tasks = [
+        asyncio.create_task(dispatcher.run(), name="outbox"),
+        asyncio.create_task(processor.run(), name="inbound-sweep"),
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,1 @@
+"""One adapter per channel: provider payloads to `Inbound`, `Outbound` to provider calls."""

@@ -1,0 +1,42 @@
+"""The built-in web chat: delivery is making a message visible to the page's long poll."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from bot.channels.base import Outbound, SendResult
+
+NAME = "webchat"
+
+
+class WebChatChannel:
+    """Wakes the browsers waiting on a contact's conversation when a reply is delivered."""
+
+    name = NAME
+
+    def __init__(self) -> None:
+        self._waiters: defaultdict[int, set[asyncio.Event]] = defaultdict(set)
+
+    async def send(self, message: Outbound) -> SendResult:
+        """Mark delivered (the row is the transcript) and wake the long polls."""
+        self.notify(message.contact_id)
+        return SendResult(provider_message_id=f"webchat:{message.outbox_id}")
+
+    def notify(self, contact_id: int) -> None:
+        """Wake every poll waiting on this contact."""
+        for waiter in self._waiters.get(contact_id, ()):
+            waiter.set()
+
+    async def wait(self, contact_id: int, timeout: float) -> None:
+        """Block until something is delivered to this contact, or the timeout passes."""
+        waiter = asyncio.Event()
+        self._waiters[contact_id].add(waiter)
+        try:
+            await asyncio.wait_for(waiter.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._waiters[contact_id].discard(waiter)
+            if not self._waiters[contact_id]:
+                del self._waiters[contact_id]

@@ -1,0 +1,94 @@
+"""The `intake-bot` command: run, demo, migrate, i18n and operator tasks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from bot import logs
+from bot.app import create_app
+from bot.settings import Settings
+from storage.db import Database
+from storage.migrate import upgrade
+
+log = logging.getLogger("intake_bot")
+
+
+async def _migrate(settings: Settings) -> None:
+    database = Database(settings.database_url)
+    try:
+        await upgrade(database)
+    finally:
+        await database.dispose()
+
+
+def _serve(settings: Settings) -> None:
+    web.run_app(create_app(settings), host=settings.host, port=settings.port,
+                print=None, access_log=None)
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    """Bring the database schema up to date."""
+    asyncio.run(_migrate(settings))
+    _say("database schema is up to date")
+    return 0
+
+
+def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
+    """Serve the web chat, webhooks and inbox (run `migrate` first)."""
+    _say(f"intake-bot listening on {settings.base_url}")
+    _serve(settings)
+    return 0
+
+
+def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
+    """Migrate the embedded SQLite database and serve the demo."""
+    asyncio.run(_migrate(settings))
+    base = settings.base_url
+    _say("")
+    _say("  Second-opinion intake assistant \u2014 demo")
+    _say(f"  Web chat (families):    {base}/chat")
+    _say(f"  Health check:           {base}/healthz")
+    _say(f"  Database:               {settings.database_url}")
+    _say("  Stop with Ctrl+C.")
+    _say("")
+    _serve(settings)
+    return 0
+
+
+def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
+    """Extract, update, compile-check or check the message catalogs."""
+    from bot.i18n import workflow
+
+    return int(workflow.main(args.rest) or 0)
+
+
+COMMANDS = {"migrate": cmd_migrate, "run": cmd_run, "demo": cmd_demo, "i18n": cmd_i18n}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `intake-bot` command."""
+    parser = argparse.ArgumentParser(prog="intake-bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, fn in COMMANDS.items():
+        p = sub.add_parser(name, help=(fn.__doc__ or "").strip())
+        if name == "i18n":
+            p.add_argument("rest", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    logs.configure()
+    settings = Settings.from_env()
+    return COMMANDS[args.command](settings, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

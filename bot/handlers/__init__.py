@@ -1,0 +1,1 @@
+"""Turn a normalized inbound event into domain calls and replies."""

@@ -1,0 +1,197 @@
+"""The intake handler: runs the conversation engine and applies its events to storage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import Inbound
+from bot.handlers.case_replies import CaseReplies
+from bot.i18n.render import Renderer
+from bot.replies import ReplyWriter
+from intake import events as ev
+from intake.case import CaseStatus
+from intake.commands import match_command, match_language_name
+from intake.conversation import Context, Conversation, Outcome, Phase, UserInput, handle, start
+from intake.deadlines import SlaEvent, sla_deadlines
+from intake.prompts import Prompt
+from intake.routing import RouteKind, route
+from storage import repositories as repo
+from storage.tables import (
+    Case,
+    Contact,
+    ConversationRow,
+    Document,
+    InboundEvent,
+    Message,
+    OutboxItem,
+    Timer,
+)
+
+IN_INTAKE = (Phase.QUESTIONS, Phase.REVIEW, Phase.EDIT_PICK)
+ERASED_PAYLOAD = {"erased": True}
+
+
+class IntakeHandler:
+    """One inbound event in, state and replies out, in the caller's transaction."""
+
+    def __init__(self, renderer: Renderer, writer: ReplyWriter, timezone: str) -> None:
+        self.renderer = renderer
+        self.writer = writer
+        self.tz = ZoneInfo(timezone)
+        self.case_replies = CaseReplies()
+
+    async def handle(
+        self, session: AsyncSession, contact: Contact, event: InboundEvent, inbound: Inbound,
+        now: datetime,
+    ) -> None:
+        """Apply one family message: engine, events, replies."""
+        row = await repo.load_conversation(session, contact.id)
+        ctx = Context(today=now.astimezone(self.tz).date(), translate=self.renderer.text)
+        message = UserInput(
+            text=inbound.text, choice=inbound.choice, choices=inbound.choices,
+            files=len(inbound.attachments),
+        )
+        if row is None:
+            row = ConversationRow(contact_id=contact.id, state={}, updated_at=now)
+            session.add(row)
+            outcome = start(contact.locale or contact.locale_hint)
+            if _answers_language_question(inbound):
+                outcome = handle(outcome.conversation, message, ctx)
+        elif inbound.start and not inbound.text:
+            state = Conversation.from_json(row.state)
+            outcome = Outcome(state)
+            outcome.prompts.extend(_resume_prompts(state))
+        else:
+            outcome = handle(Conversation.from_json(row.state), message, ctx)
+
+        state = outcome.conversation
+        case = await session.get(Case, row.case_id) if row.case_id else None
+        prompts = list(outcome.prompts)
+        for event_ in outcome.events:
+            case = await self._apply(session, contact, row, case, event, event_, prompts,
+                                     state, now)
+        if state.consent_version and state.phase in IN_INTAKE and (
+            case is None or case.status != CaseStatus.INTAKE_IN_PROGRESS
+        ):
+            case = await repo.open_case(session, contact, state.locale, now)
+            row.case_id = case.id
+        if case is not None and case.status == CaseStatus.INTAKE_IN_PROGRESS:
+            case.answers = dict(state.answers)
+            case.language = state.locale
+            case.updated_at = now
+        row.state = state.to_json()
+        row.updated_at = now
+        contact.locale = state.language
+        await self.writer.queue(
+            session, contact, prompts, state.locale, now,
+            case_id=case.id if case is not None else None,
+        )
+
+    async def _apply(
+        self, session: AsyncSession, contact: Contact, row: ConversationRow, case: Case | None,
+        event: InboundEvent, happened: ev.Event, prompts: list[Prompt], state: Conversation,
+        now: datetime,
+    ) -> Case | None:
+        if isinstance(happened, ev.ConsentGiven):
+            contact.consent_version = happened.version
+            contact.consent_at = now
+        elif isinstance(happened, ev.ConsentRefused):
+            await _forget_contact(session, contact, event)
+            return None
+        elif isinstance(happened, ev.IntakeCompleted) and case is not None:
+            await self._submit(session, case, dict(happened.answers), prompts, state, now)
+        elif isinstance(happened, ev.ErasureConfirmed):
+            await _erase_contact(session, contact, event, now)
+            row.case_id = None
+            return None
+        elif isinstance(happened, ev.HandoffRequested):
+            contact.needs_human = True
+            contact.unread += 1
+        elif isinstance(happened, ev.MessageForCoordinator | ev.NewLinkRequested):
+            contact.unread += 1
+            if isinstance(happened, ev.NewLinkRequested):
+                prompts.append(self.case_replies.new_link_requested())
+        elif isinstance(happened, ev.RemindersStopped):
+            contact.reminders_off = True
+        elif isinstance(happened, ev.StatusRequested) and case is not None and (
+            case.status != CaseStatus.INTAKE_IN_PROGRESS
+        ):
+            prompts.insert(0, self.case_replies.status(case))
+        elif isinstance(happened, ev.PricesRequested):
+            prompts.insert(0, self.case_replies.prices(self.renderer, state.locale))
+        return case
+
+    async def _submit(
+        self, session: AsyncSession, case: Case, answers: dict[str, object],
+        prompts: list[Prompt], state: Conversation, now: datetime,
+    ) -> None:
+        today = now.astimezone(self.tz).date()
+        routing = route(answers, today)
+        case.answers = answers
+        case.submitted_at = now
+        case.urgent = routing.urgent
+        case.routing = {
+            "kind": routing.kind.value,
+            "specialties": [s.value for s in routing.specialties],
+            "paediatric": routing.paediatric,
+            "urgent": routing.urgent,
+        }
+        repo.change_status(session, case, CaseStatus.AWAITING_DOCUMENTS, "family", now)
+        for deadline in sla_deadlines(
+            SlaEvent.CASE_SUBMITTED, now, urgent=routing.urgent,
+            tumour_board=routing.kind is RouteKind.TUMOUR_BOARD, now=now,
+        ):
+            session.add(Timer(case_id=case.id, contact_id=case.contact_id,
+                              kind=deadline.kind.value, audience=deadline.audience.value,
+                              due_at=deadline.due_at, created_at=now))
+        prompts.extend(self.case_replies.submitted(case, routing, answers, self.renderer,
+                                                   state.locale))
+
+
+def _answers_language_question(inbound: Inbound) -> bool:
+    if inbound.choice is not None:
+        return True
+    text = (inbound.text or "").strip()
+    return bool(text) and match_command(text) is None and match_language_name(text) is not None
+
+
+def _resume_prompts(state: Conversation) -> list[Prompt]:
+    from intake.conversation import current_prompts
+
+    return current_prompts(state)
+
+
+async def _forget_contact(session: AsyncSession, contact: Contact, event: InboundEvent) -> None:
+    """Consent refused: keep nothing but the fact that the identity wrote to us."""
+    await session.execute(delete(Message).where(Message.contact_id == contact.id))
+    await session.execute(
+        update(InboundEvent).where(InboundEvent.contact_id == contact.id)
+        .values(payload=ERASED_PAYLOAD, message_id=None)
+    )
+    event.payload = ERASED_PAYLOAD
+    contact.display_name = None
+    contact.consent_version = None
+    contact.consent_at = None
+
+
+async def _erase_contact(
+    session: AsyncSession, contact: Contact, event: InboundEvent, now: datetime
+) -> None:
+    """The family's right to erasure: cases emptied and marked erased, transcript deleted."""
+    cases = (await session.execute(select(Case).where(Case.contact_id == contact.id))).scalars()
+    for case in cases:
+        if case.status != CaseStatus.ERASED:
+            repo.change_status(session, case, CaseStatus.ERASED, "family", now)
+            case.answers = {}
+            case.routing = None
+            case.closed_at = now
+        await repo.cancel_timers(session, case.id, now)
+        await session.execute(delete(Document).where(Document.case_id == case.id))
+    await session.execute(delete(OutboxItem).where(OutboxItem.contact_id == contact.id))
+    await _forget_contact(session, contact, event)
+    contact.needs_human = False
+    contact.unread = 0

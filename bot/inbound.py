@@ -1,0 +1,181 @@
+"""Durable inbound: store the event, commit, acknowledge; then process it in order per contact."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from bot.channels.base import Inbound
+from bot.clock import Clock
+from bot.handlers.intake import IntakeHandler
+from storage import repositories as repo
+from storage.db import Database
+from storage.tables import InboundEvent, Message
+from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the webhook needs to answer: the stored ids and whether it was new."""
+
+    event_id: int
+    contact_id: int
+    message_id: int | None
+    created: bool
+
+
+class InboundProcessor:
+    """Receives events durably and processes each contact's events one at a time, in order."""
+
+    def __init__(
+        self, db: Database, handler: IntakeHandler, clock: Clock,
+        on_committed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.handler = handler
+        self.clock = clock
+        self.on_committed = on_committed
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._again: set[int] = set()
+
+    async def receive(self, inbound: Inbound) -> Receipt:
+        """Store the event and its transcript line; a repeated provider key changes nothing."""
+        now = self.clock()
+        async with UnitOfWork(self.db) as uow:
+            session = uow.session
+            contact = await repo.get_or_create_contact(
+                session, inbound.channel, inbound.external_id,
+                display_name=inbound.display_name, locale_hint=inbound.language_hint,
+            )
+            await session.flush()
+            event, created = await repo.store_inbound(
+                session, contact, inbound.channel, inbound.provider_key, inbound.to_payload(),
+                now,
+            )
+            message_id = event.message_id
+            if created and not inbound.start:
+                line = await self._transcript_text(session, contact.id, inbound)
+                message = repo.add_message(
+                    session, contact, direction="in", author="family", text=line,
+                    attachments=len(inbound.attachments), now=now,
+                )
+                await session.flush()
+                event.message_id = message_id = message.id
+            await uow.commit()
+            receipt = Receipt(event.id, contact.id, message_id, created)
+        if created:
+            self.submit(receipt.contact_id)
+        return receipt
+
+    async def _transcript_text(self, session: object, contact_id: int, inbound: Inbound) -> str:
+        """A tapped button is shown with its label, as the family saw it."""
+        keys = [inbound.choice] if inbound.choice else list(inbound.choices or [])
+        if not keys:
+            return inbound.text or ""
+        query = (
+            select(Message.options)
+            .where(Message.contact_id == contact_id, Message.direction == "out")
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+        options = (await session.execute(query)).scalar_one_or_none() or []  # type: ignore[attr-defined]
+        labels = {o["key"]: o["label"] for o in options}
+        return ", ".join(labels.get(key, key) for key in keys)
+
+    def submit(self, contact_id: int) -> None:
+        """Process this contact's pending events soon, without blocking the webhook."""
+        task = self._tasks.get(contact_id)
+        if task is not None and not task.done():
+            self._again.add(contact_id)
+            return
+        self._tasks[contact_id] = asyncio.create_task(self._drain(contact_id))
+
+    async def _drain(self, contact_id: int) -> None:
+        try:
+            while True:
+                self._again.discard(contact_id)
+                await self.process_contact(contact_id)
+                if contact_id not in self._again:
+                    break
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("processing failed", extra={"contact_id": contact_id})
+        finally:
+            self._tasks.pop(contact_id, None)
+
+    async def process_contact(self, contact_id: int) -> int:
+        """Process every pending event of a contact, oldest first. Returns how many."""
+        done = 0
+        async with self.db.contact_lock(contact_id):
+            while await self.process_next(contact_id):
+                done += 1
+        return done
+
+    async def process_next(self, contact_id: int) -> bool:
+        """Process the oldest pending event of a contact in one transaction."""
+        now = self.clock()
+        failed: tuple[int, str] | None = None
+        async with UnitOfWork(self.db) as uow:
+            session = uow.session
+            contact = await repo.lock_contact(session, contact_id)
+            if contact is None:
+                return False
+            event = await repo.next_pending_event(session, contact_id)
+            if event is None:
+                return False
+            try:
+                async with session.begin_nested():
+                    await self.handler.handle(
+                        session, contact, event, Inbound.from_payload(event.payload), now
+                    )
+            except Exception as error:
+                failed = (event.id, type(error).__name__)
+                log.exception("event failed", extra={"event_id": event.id,
+                                                     "contact_id": contact_id})
+            else:
+                event.processed_at = now
+                await uow.commit()
+        if failed is not None:
+            await self._record_failure(*failed)
+        self.on_committed()
+        return True
+
+    async def _record_failure(self, event_id: int, reason: str) -> None:
+        async with UnitOfWork(self.db) as uow:
+            event = await uow.session.get(InboundEvent, event_id)
+            if event is None:
+                return
+            event.attempts += 1
+            event.error = reason[:200]
+            if event.attempts >= MAX_ATTEMPTS:
+                # Kept, visible to coordinators, no longer blocking the contact's queue.
+                event.processed_at = self.clock()
+            await uow.commit()
+
+    async def sweep(self) -> int:
+        """Process contacts with pending events: recovery after a crash or a restart."""
+        async with UnitOfWork(self.db, write=False) as uow:
+            contacts = await repo.contacts_with_pending_events(uow.session)
+        for contact_id in contacts:
+            await self.process_contact(contact_id)
+        return len(contacts)
+
+    async def run(self, every_seconds: float = 5.0) -> None:
+        """Sweep forever (the webhook path processes at once; this catches the leftovers)."""
+        while True:
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("inbound sweep failed")
+            await asyncio.sleep(every_seconds)

@@ -1,0 +1,136 @@
+"""The outbox dispatcher: delivers committed replies with retries, backoff and per-chat order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from datetime import timedelta
+
+from bot.channels.base import Channel, ChannelError, Outbound, OutOption, SendResult
+from bot.clock import Clock
+from storage import repositories as repo
+from storage.db import Database
+from storage.tables import Contact, OutboxItem
+from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10
+MAX_BACKOFF_SECONDS = 600.0
+STALE_CLAIM = timedelta(minutes=2)
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter; the provider's retry_after wins when larger."""
+    base = min(MAX_BACKOFF_SECONDS, 2.0 ** max(0, attempts - 1))
+    delay = base * (0.5 + random.random() / 2)
+    return max(delay, retry_after or 0.0)
+
+
+class OutboxDispatcher:
+    """Claims due rows, sends them through their channel, records the outcome."""
+
+    def __init__(
+        self, db: Database, channels: Mapping[str, Channel], clock: Clock,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self.db = db
+        self.channels = channels
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something was committed to the outbox: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until cancelled."""
+        await self.release_stale()
+        while True:
+            try:
+                sent = await self.dispatch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox round failed")
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def release_stale(self) -> None:
+        """Requeue rows a crashed process left half-sent."""
+        async with UnitOfWork(self.db) as uow:
+            count = await repo.release_stale_claims(uow.session, self.clock() - STALE_CLAIM)
+            await uow.commit()
+        if count:
+            log.info("outbox requeued stale claims", extra={"count": count})
+
+    async def dispatch_once(self) -> int:
+        """One round: claim, send in parallel across chats, record. Returns rows handled."""
+        async with UnitOfWork(self.db) as uow:
+            items = await repo.claim_due_outbox(uow.session, self.clock())
+            contacts = {
+                item.contact_id: await uow.session.get(Contact, item.contact_id)
+                for item in items
+            }
+            await uow.commit()
+        if not items:
+            return 0
+        results = await asyncio.gather(
+            *(self._send(item, contacts[item.contact_id]) for item in items)
+        )
+        async with UnitOfWork(self.db) as uow:
+            now = self.clock()
+            for item, result in zip(items, results, strict=True):
+                row = await uow.session.get(OutboxItem, item.id)
+                if row is None:  # erased meanwhile
+                    continue
+                if isinstance(result, SendResult):
+                    row.status = "sent"
+                    row.sent_at = now
+                    row.provider_message_id = result.provider_message_id
+                    row.last_error = None
+                elif result.permanent or row.attempts >= MAX_ATTEMPTS:
+                    row.status = "failed"
+                    row.last_error = result.reason[:200]
+                    log.warning("outbox gave up", extra={"outbox_id": row.id,
+                                                         "contact_id": row.contact_id})
+                else:
+                    row.status = "pending"
+                    row.last_error = result.reason[:200]
+                    delay = backoff_seconds(row.attempts, result.retry_after)
+                    row.next_attempt_at = now + timedelta(seconds=delay)
+            await uow.commit()
+        return len(items)
+
+    async def _send(self, item: OutboxItem, contact: Contact | None) -> SendResult | ChannelError:
+        channel = self.channels.get(item.channel)
+        if channel is None or contact is None:
+            return ChannelError(f"channel {item.channel} unavailable")
+        payload = item.payload
+        message = Outbound(
+            channel=item.channel,
+            external_id=contact.external_id,
+            text=payload.get("text", ""),
+            options=tuple(OutOption(o["key"], o["label"]) for o in payload.get("options", [])),
+            multiple=bool(payload.get("multiple")),
+            contact_id=contact.id,
+            outbox_id=item.id,
+            locale=payload.get("locale", "en"),
+            extra=payload.get("extra", {}),
+        )
+        try:
+            return await channel.send(message)
+        except ChannelError as error:
+            return error
+        except Exception as error:  # a provider library raised something unexpected
+            log.warning("send failed", extra={"outbox_id": item.id, "error": type(error).__name__})
+            return ChannelError(type(error).__name__)

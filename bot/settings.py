@@ -1,0 +1,88 @@
+"""Configuration from environment variables (a `.env` file may supply them)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/intake.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything operators configure; see the table in the README."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str = ""
+    data_dir: Path = Path("var")
+    telegram_bot_token: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_api_base_url: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_api_base_url: str | None = None
+    timezone: str = "Europe/Brussels"
+    outbox_poll_seconds: float = 0.5
+    timer_poll_seconds: float = 30.0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        """How the outside world reaches us, without a trailing slash."""
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def telegram_enabled(self) -> bool:
+        """Telegram is on when a bot token is configured."""
+        return bool(self.telegram_bot_token)
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        """WhatsApp is on when the Twilio account is configured."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some values changed (tests, CLI flags)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str = ".env") -> Settings:
+        """Read the variables of DESIGN.md; the process environment wins over `.env`."""
+        values: dict[str, str] = {
+            k: v for k, v in dotenv_values(env_file).items() if v is not None
+        } if Path(env_file).is_file() else {}
+        values.update(os.environ if environ is None else environ)
+
+        def opt(name: str) -> str | None:
+            value = values.get(name, "").strip()
+            return value or None
+
+        settings = cls(
+            database_url=opt("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            host=opt("HOST") or "127.0.0.1",
+            port=int(opt("PORT") or 8080),
+            public_base_url=opt("PUBLIC_BASE_URL") or "",
+            data_dir=Path(opt("DATA_DIR") or "var"),
+            telegram_bot_token=opt("TELEGRAM_BOT_TOKEN"),
+            telegram_webhook_secret=opt("TELEGRAM_WEBHOOK_SECRET"),
+            telegram_api_base_url=opt("TELEGRAM_API_BASE_URL"),
+            twilio_account_sid=opt("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=opt("TWILIO_AUTH_TOKEN"),
+            twilio_whatsapp_from=opt("TWILIO_WHATSAPP_FROM"),
+            twilio_api_base_url=opt("TWILIO_API_BASE_URL"),
+            timezone=opt("TIMEZONE") or "Europe/Brussels",
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse configurations that would run insecurely."""
+        if self.telegram_enabled and not self.telegram_webhook_secret:
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET is required when Telegram is on")

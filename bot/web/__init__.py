@@ -1,0 +1,1 @@
+"""Web pages and webhooks served by the aiohttp application."""

@@ -1,0 +1,238 @@
+"""Commands a family may send at any point of the intake, typed or as slash commands.
+
+A keyword is a command only when it is the *whole* message (politeness aside), so that an
+ordinary answer such as "no" or "my father" is never taken for one.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from functools import cache
+
+from babel import Locale
+
+from intake.normalize import fold, fold_words
+from intake.prompts import Text
+from intake.vocabulary import LANGUAGES
+
+
+class Command(StrEnum):
+    """What the family asked for outside the questionnaire."""
+
+    HELP = "help"
+    LANGUAGE = "language"
+    STATUS = "status"
+    HUMAN = "human"
+    BACK = "back"
+    RESTART = "restart"
+    STOP_REMINDERS = "stop_reminders"
+    ERASE = "erase"
+    PRICES = "prices"
+    NEW_LINK = "new_link"
+
+
+# The first name of each command is the one to register with Telegram's setMyCommands.
+_SLASH: dict[Command, tuple[str, ...]] = {
+    Command.HELP: ("help",),
+    Command.LANGUAGE: ("language", "lang"),
+    Command.STATUS: ("status",),
+    Command.HUMAN: ("human", "agent"),
+    Command.BACK: ("back", "edit"),
+    Command.RESTART: ("restart",),
+    Command.STOP_REMINDERS: ("stop",),
+    Command.ERASE: ("erase", "delete"),
+    Command.PRICES: ("prices",),
+    Command.NEW_LINK: ("link",),
+}
+
+# One string per language (en, fr, nl, ru, tr, ar), phrases separated by "|".
+_KEYWORDS: dict[Command, tuple[str, ...]] = {
+    Command.HELP: (
+        "help|help me|menu|commands",
+        "aide|aidez-moi|aidez moi|j'ai besoin d'aide",
+        "help|hulp|helpen",
+        "помощь|помогите|справка|меню",
+        "yardım|yardim|yardım edin|menü",
+        "مساعدة|ساعدني|المساعدة|قائمة",
+    ),
+    Command.LANGUAGE: (
+        "language|change language|change the language|other language",
+        "langue|changer de langue|changer la langue|autre langue",
+        "taal|taal wijzigen|taal veranderen|andere taal",
+        "язык|сменить язык|изменить язык|другой язык",
+        "dil|dili değiştir|dil değiştir|başka dil",
+        "اللغة|لغة|تغيير اللغة|غير اللغة|لغة أخرى",
+    ),
+    Command.STATUS: (
+        "status|my status|case status|where is my case",
+        "statut|état|suivi|où en est mon dossier|état de mon dossier",
+        "status|stand van zaken|waar staat mijn dossier",
+        "статус|мой статус|статус заявки",
+        "durum|durumum|başvuru durumu|dosyamın durumu",
+        "الحالة|حالة الطلب|حالتي|حالة ملفي",
+    ),
+    Command.HUMAN: (
+        "human|agent|operator|talk to a person|talk to a human|speak to a person"
+        "|talk to someone|speak to someone|real person|a human",
+        "humain|un humain|conseiller|parler à quelqu'un|parler à un humain"
+        "|parler à une personne|une vraie personne",
+        "mens|een mens|medewerker|met iemand praten|spreken met een medewerker|een echt persoon",
+        "оператор|человек|живой человек|поговорить с человеком|менеджер|консультант",
+        "insan|temsilci|operatör|müşteri temsilcisi|biriyle konuşmak istiyorum|gerçek kişi",
+        "موظف|شخص حقيقي|التحدث مع شخص|أريد التحدث مع شخص|إنسان|بشري|خدمة العملاء",
+    ),
+    Command.BACK: (
+        "back|go back|edit|previous|previous question|undo|change my answer",
+        "retour|revenir|précédent|question précédente|modifier|corriger|modifier ma réponse",
+        "terug|ga terug|vorige|vorige vraag|wijzigen|aanpassen|mijn antwoord wijzigen",
+        "назад|вернуться|предыдущий|предыдущий вопрос|изменить|исправить|изменить ответ",
+        "geri|geri dön|önceki|önceki soru|düzelt|değiştir|cevabımı değiştir",
+        "رجوع|ارجع|الرجوع|عودة|السابق|السؤال السابق|تعديل|تعديل الإجابة",
+    ),
+    Command.RESTART: (
+        "restart|start over|start again|begin again|reset",
+        "recommencer|tout recommencer|redémarrer|reprendre à zéro|recommencer à zéro",
+        "opnieuw|opnieuw beginnen|herstarten|overnieuw|opnieuw starten",
+        "заново|начать заново|сначала|начать сначала|перезапуск",
+        "yeniden başlat|baştan başla|baştan|yeniden başla|sıfırla",
+        "إعادة البدء|ابدأ من جديد|من جديد|البدء من جديد|إعادة",
+    ),
+    Command.STOP_REMINDERS: (
+        "stop|stop reminders|stop the reminders|no more reminders|unsubscribe",
+        "stop rappels|arrêter les rappels|arrête les rappels|plus de rappels|arrêter",
+        "stop herinneringen|geen herinneringen|herinneringen uit|stoppen",
+        "стоп|хватит напоминаний|отключить напоминания|без напоминаний|остановить напоминания",
+        "dur|hatırlatmaları durdur|hatırlatma istemiyorum|hatırlatmaları kapat",
+        "توقف|إيقاف التذكيرات|أوقف التذكير|أوقف التذكيرات|لا أريد تذكيرات",
+    ),
+    Command.ERASE: (
+        "erase my data|delete my data|erase my information|delete my information|forget me",
+        "effacer mes données|supprimer mes données|supprimez mes données|oubliez-moi",
+        "verwijder mijn gegevens|mijn gegevens verwijderen|mijn gegevens wissen|vergeet mij",
+        "удалить мои данные|удалите мои данные|стереть мои данные|забудьте меня",
+        "verilerimi sil|bilgilerimi sil|verilerimi silin|bilgilerimi silin",
+        "احذف بياناتي|امسح بياناتي|حذف بياناتي|مسح بياناتي",
+    ),
+    Command.PRICES: (
+        "prices|price|cost|costs|fees|how much|how much does it cost|price list",
+        "prix|tarif|tarifs|coût|combien|combien ça coûte|combien ca coute",
+        "prijs|prijzen|kosten|tarieven|hoeveel kost het|wat kost het",
+        "цены|цена|стоимость|сколько стоит|прайс",
+        "fiyat|fiyatlar|ücret|ücretler|ne kadar|fiyat listesi",
+        "الأسعار|السعر|كم السعر|التكلفة|كم التكلفة|الرسوم",
+    ),
+    Command.NEW_LINK: (
+        "new link|link|upload link|send link|send me a link|new upload link",
+        "nouveau lien|lien|lien de téléversement|envoyer le lien",
+        "nieuwe link|link|uploadlink|stuur link",
+        "новая ссылка|ссылка|ссылку|новую ссылку|ссылка для загрузки",
+        "yeni bağlantı|yeni link|link|bağlantı|yükleme linki",
+        "رابط جديد|الرابط|رابط|رابط التحميل",
+    ),
+}
+
+_POLITENESS = (
+    "please|pls|s'il vous plaît|s'il te plaît|svp|alstublieft|aub|graag|пожалуйста"
+    "|lütfen|من فضلك|لو سمحت"
+)
+_POLITE_WORDS = "|".join(re.escape(fold_words(word)) for word in _POLITENESS.split("|"))
+_POLITE = re.compile(rf"^(?:{_POLITE_WORDS})\s+|\s+(?:{_POLITE_WORDS})$")
+_SLASH_FORM = re.compile(r"/([a-z_]+)(?:@\w+)?(?:\s.*)?", re.DOTALL)
+
+
+def _without_politeness(folded: str) -> str:
+    """Drop politeness on either end, so that "help please" is the command "help"."""
+    words = fold_words(folded)
+    for _ in range(2):
+        words = _POLITE.sub("", words)
+    return words
+
+
+@cache
+def _keyword_index() -> dict[str, Command]:
+    index: dict[str, Command] = {}
+    for command, groups in _KEYWORDS.items():
+        for group in groups:
+            for phrase in group.split("|"):
+                index[fold_words(phrase)] = command
+    return index
+
+
+@cache
+def _slash_index() -> dict[str, Command]:
+    return {name: command for command, names in _SLASH.items() for name in names}
+
+
+def match_command(text: str) -> Command | None:
+    """Recognise an anytime command, so it is handled before the message counts as an answer."""
+    folded = fold(text)
+    slash = _SLASH_FORM.fullmatch(folded)
+    if slash is not None:
+        return _slash_index().get(slash.group(1))
+    if folded == "?":
+        return Command.HELP
+    return _keyword_index().get(_without_politeness(folded))
+
+
+def slash_name(command: Command) -> str:
+    """The slash command to advertise for `command` (Telegram's menu, the help message)."""
+    return _SLASH[command][0]
+
+
+def command_help() -> tuple[tuple[Command, Text], ...]:
+    """One line per command, in menu order, for the help message and the channels' menus."""
+    return (
+        (Command.HELP, Text.of("Show the commands you can use at any time.")),
+        (Command.LANGUAGE, Text.of("Change the language of this conversation.")),
+        (Command.STATUS, Text.of("See where your request stands.")),
+        (Command.HUMAN, Text.of("Ask to talk to a person from our team.")),
+        (Command.BACK, Text.of("Go back and change your previous answer.")),
+        (Command.RESTART, Text.of("Start the questions again from the beginning.")),
+        (Command.STOP_REMINDERS, Text.of("Stop the reminder messages.")),
+        (Command.ERASE, Text.of("Ask us to erase your data.")),
+        (Command.PRICES, Text.of("See our prices.")),
+        (Command.NEW_LINK, Text.of("Get a new secure link to upload documents.")),
+    )
+
+
+# ---------------------------------------------------------------- language names
+
+# Forms families type that babel does not list (adjectives, colloquial, with a preposition).
+_LANGUAGE_EXTRAS: dict[str, str] = {
+    "ar": "arabe|arab|عربي|عربى|بالعربي|بالعربية|العربي|عربية|арабский язык|arapca",
+    "fr": "francais|french|en français|fransizca|frans|فرنسي|بالفرنسية|по-французски"
+    "|на французском",
+    "en": "english|in english|anglais|en anglais|engels|ingilizce|английский язык"
+    "|по-английски|на английском|انجليزي|انكليزي|إنجليزي|بالإنجليزية|بالانجليزي",
+    "nl": "dutch|flemish|vlaams|flamand|hollandais|hollandaca|felemenkce|голландский"
+    "|по-голландски|nederlands|in het nederlands|هولندي|بالهولندية",
+    "ru": "russian|russe|russisch|rusca|по-русски|на русском|русский язык|روسي|بالروسية",
+    "tr": "turkish|turc|turks|turkce|türkçe|по-турецки|на турецком|تركي|بالتركية",
+}
+_FLAGS = {"🇬🇧": "en", "🇺🇸": "en", "🇫🇷": "fr", "🇳🇱": "nl", "🇷🇺": "ru", "🇹🇷": "tr"}
+_LANGUAGE_TAG = re.compile(r"([a-z]{2})(?:[-_][a-z0-9]{2,8})*")
+
+
+@cache
+def _language_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for display in LANGUAGES:
+        names = Locale.parse(display).languages
+        for language in LANGUAGES:
+            index[fold_words(names[language])] = language
+    for language, extras in _LANGUAGE_EXTRAS.items():
+        for extra in extras.split("|"):
+            index[fold_words(extra)] = language
+    return index
+
+
+def match_language_name(text: str) -> str | None:
+    """Recognise a request for one of our six languages, named in any of them or by code."""
+    folded = fold(text)
+    if folded in _FLAGS:
+        return _FLAGS[folded]
+    tag = _LANGUAGE_TAG.fullmatch(folded)
+    if tag is not None:
+        return tag.group(1) if tag.group(1) in LANGUAGES else None
+    return _language_index().get(_without_politeness(folded))

@@ -1,0 +1,679 @@
+"""The conversation engine: one family message in, replies and domain events out.
+
+Pure and deterministic: the state is a plain value stored by the application between
+messages, `today` and the label translator are arguments, and nothing here touches I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from intake import answers as parse
+from intake import events as ev
+from intake.commands import Command, command_help, match_command, match_language_name
+from intake.prompts import N_, Lines, Option, Prompt, Territory, Text
+from intake.questionnaire import (
+    CONSENT_VERSION,
+    FIRST_STEP,
+    STEP_BY_KEY,
+    YES_NO_OPTIONS,
+    Answers,
+    Step,
+    StepKind,
+    applicable_steps,
+    first_unanswered,
+    language_options,
+    next_step,
+    prune,
+    question_of,
+)
+from intake.vocabulary import DEFAULT_LANGUAGE, LANGUAGES
+
+Translate = Callable[[Text, str], str]
+SUMMARY_VALUE_LIMIT = 200
+
+
+class Phase(StrEnum):
+    """Where the conversation stands."""
+
+    LANGUAGE = "language"
+    CONSENT = "consent"
+    QUESTIONS = "questions"
+    REVIEW = "review"
+    EDIT_PICK = "edit_pick"
+    CONFIRM_ERASE = "confirm_erase"
+    SUBMITTED = "submitted"
+    ENDED = "ended"
+
+
+@dataclass
+class Conversation:
+    """The state of one family's conversation, stored as JSON between messages."""
+
+    phase: Phase = Phase.LANGUAGE
+    language: str | None = None
+    step: str | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+    history: list[str] = field(default_factory=list)
+    consent_version: str | None = None
+    resume_phase: Phase | None = None
+    handoff: bool = False
+    editing: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict for storage."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Conversation:
+        """Rebuild a stored conversation."""
+        resume = data.get("resume_phase")
+        return cls(
+            phase=Phase(data.get("phase", Phase.LANGUAGE)),
+            language=data.get("language"),
+            step=data.get("step"),
+            answers=dict(data.get("answers", {})),
+            history=list(data.get("history", [])),
+            consent_version=data.get("consent_version"),
+            resume_phase=Phase(resume) if resume else None,
+            handoff=bool(data.get("handoff", False)),
+            editing=bool(data.get("editing", False)),
+        )
+
+    @property
+    def locale(self) -> str:
+        """The language replies are rendered in."""
+        return self.language or DEFAULT_LANGUAGE
+
+
+@dataclass(frozen=True)
+class UserInput:
+    """A family message reduced to what the engine reads."""
+
+    text: str | None = None
+    choice: str | None = None
+    choices: tuple[str, ...] | None = None
+    files: int = 0
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the engine needs from outside: the date and a way to read labels in a language."""
+
+    today: date
+    translate: Translate
+    phone_region: str | None = None
+
+
+@dataclass
+class Outcome:
+    """The new state, the replies to send, and the events for the application."""
+
+    conversation: Conversation
+    prompts: list[Prompt] = field(default_factory=list)
+    events: list[ev.Event] = field(default_factory=list)
+
+
+SUMMARY_LABELS: dict[str, str] = {
+    "role": N_("Writing"),
+    "patient_name": N_("Patient"),
+    "patient_birth_date": N_("Date of birth"),
+    "patient_sex": N_("Sex"),
+    "patient_country": N_("Country of residence"),
+    "specialty": N_("Medical area"),
+    "specialty_other": N_("Area or condition"),
+    "situation": N_("Situation"),
+    "local_proposal": N_("Proposed locally"),
+    "questions": N_("Your questions"),
+    "goals": N_("What matters to you"),
+    "urgency": N_("Urgency"),
+    "service": N_("Service"),
+    "report_language": N_("Report language"),
+    "treatment_history": N_("Treatments so far"),
+    "physician_name": N_("Treating physician"),
+    "physician_hospital": N_("Hospital"),
+    "physician_contact": N_("Physician's contact"),
+    "share_with_physician": N_("Send the opinion to the physician"),
+}
+
+CONFIRM_OPTIONS = (
+    Option("confirm", Text(N_("Yes, send my request"))),
+    Option("edit", Text(N_("Change an answer"))),
+)
+
+
+def start(language_hint: str | None = None) -> Outcome:
+    """A new conversation: greet and ask for the language, in the best-guess language."""
+    conversation = Conversation(language=language_hint if language_hint in LANGUAGES else None)
+    outcome = Outcome(conversation)
+    outcome.prompts.append(
+        Prompt.say(
+            "Hello! We help families obtain a second medical opinion from specialists "
+            "of Belgian university hospitals."
+        )
+    )
+    outcome.prompts.append(_language_question())
+    return outcome
+
+
+def handle(conversation: Conversation, message: UserInput, ctx: Context) -> Outcome:
+    """Apply one family message to the conversation."""
+    state = copy.deepcopy(conversation)
+    if state.phase is Phase.ENDED:
+        return start(state.language)
+    out = Outcome(state)
+    text = message.text.strip() if message.text else ""
+
+    if text:
+        command = match_command(text)
+        if command is not None:
+            _command(out, command)
+            return out
+        language = match_language_name(text)
+        if language is not None and _accepts_language_switch(state):
+            _switch_language(out, language)
+            return out
+    if state.handoff:
+        out.events.append(ev.MessageForCoordinator())
+        return out
+    if message.files and not text and message.choice is None and not message.choices:
+        if state.phase is Phase.SUBMITTED:
+            out.events.append(ev.MessageForCoordinator())
+            return out
+        out.prompts.append(
+            Prompt.say(
+                "I received a file, but this question needs a typed answer. You can send "
+                "your documents once the questions are done."
+            )
+        )
+        out.prompts.extend(_current(state))
+        return out
+
+    handler = _PHASES[state.phase]
+    handler(out, message, text, ctx)
+    return out
+
+
+def current_prompts(conversation: Conversation) -> list[Prompt]:
+    """What the family is being asked right now (to repeat after a restart or a command)."""
+    return _current(conversation)
+
+
+# -- phases -----------------------------------------------------------------------------------
+
+
+def _language_phase(out: Outcome, message: UserInput, text: str, ctx: Context) -> None:
+    chosen = message.choice if message.choice in LANGUAGES else None
+    if chosen is None and text:
+        chosen = match_language_name(text)
+        if chosen is None:
+            result = parse.parse_choice(text, _synonyms(language_options(), out, ctx))
+            chosen = result.value if isinstance(result, parse.Valid) else None
+    if chosen is None:
+        out.prompts.append(Prompt.say("Please choose a language from the list."))
+        out.prompts.append(_language_question())
+        return
+    _set_language(out, chosen)
+
+
+def _consent_phase(out: Outcome, message: UserInput, text: str, ctx: Context) -> None:
+    answer = _yes_no(message, text, out.conversation.locale)
+    state = out.conversation
+    if answer is None:
+        out.prompts.append(Prompt.say("Please answer yes or no."))
+        out.prompts.append(_consent_question())
+    elif answer:
+        state.consent_version = CONSENT_VERSION
+        out.events.append(ev.ConsentGiven(CONSENT_VERSION))
+        state.phase = Phase.QUESTIONS
+        state.step = FIRST_STEP
+        out.prompts.append(
+            Prompt.say(
+                "Thank you. I will now ask you some questions; it takes about ten minutes. "
+                "Write \u201cback\u201d to change your previous answer, or \u201chelp\u201d "
+                "at any time."
+            )
+        )
+        out.prompts.extend(_current(state))
+    else:
+        out.events.append(ev.ConsentRefused())
+        out.conversation = Conversation(phase=Phase.ENDED, language=state.language)
+        out.prompts.append(
+            Prompt.say(
+                "We respect your decision. Nothing you wrote has been kept. If you change "
+                "your mind, just write to us again."
+            )
+        )
+
+
+def _questions_phase(out: Outcome, message: UserInput, text: str, ctx: Context) -> None:
+    state = out.conversation
+    step = STEP_BY_KEY[state.step or FIRST_STEP]
+    result = _read_answer(step, message, text, out, ctx)
+    if isinstance(result, parse.Invalid):
+        out.prompts.append(Prompt(result.reason))
+        out.prompts.append(_question(step, state.answers))
+        return
+    state.answers[step.key] = result.value
+    state.answers = prune(state.answers)
+    if step.key in state.history:
+        state.history.remove(step.key)
+    state.history.append(step.key)
+    following = (
+        first_unanswered(state.answers)
+        if state.editing
+        else next_step(state.answers, after=step.key) or first_unanswered(state.answers)
+    )
+    if following is None:
+        _to_review(out)
+    else:
+        state.step = following.key
+        out.prompts.append(_question(following, state.answers))
+
+
+def _review_phase(out: Outcome, message: UserInput, text: str, ctx: Context) -> None:
+    state = out.conversation
+    choice = message.choice or _choice_key(text, CONFIRM_OPTIONS, out, ctx)
+    if choice is None:
+        yes = _yes_no(message, text, state.locale)
+        choice = "confirm" if yes else ("edit" if yes is False else None)
+    if choice == "confirm":
+        state.phase = Phase.SUBMITTED
+        state.step = None
+        state.editing = False
+        out.events.append(ev.IntakeCompleted(dict(state.answers)))
+    elif choice == "edit":
+        state.phase = Phase.EDIT_PICK
+        out.prompts.append(_edit_question(state))
+    else:
+        out.prompts.append(Prompt.say("Please confirm, or choose to change an answer."))
+        out.prompts.append(_summary(state))
+
+
+def _edit_pick_phase(out: Outcome, message: UserInput, text: str, ctx: Context) -> None:
+    state = out.conversation
+    options = _edit_options(state)
+    key = message.choice if message.choice in {o.key for o in options} else None
+    if key is None and text:
+        key = _choice_key(text, options, out, ctx)
+    if key is None:
+        out.prompts.append(Prompt.say("Please choose the answer you want to change."))
+        out.prompts.append(_edit_question(state))
+        return
+    state.phase = Phase.QUESTIONS
+    state.step = key
+    state.editing = True
+    out.prompts.append(_question(STEP_BY_KEY[key], state.answers))
+
+
+def _confirm_erase_phase(out: Outcome, message: UserInput, text: str, ctx: Context) -> None:
+    state = out.conversation
+    answer = _yes_no(message, text, state.locale)
+    if answer is None:
+        out.prompts.append(Prompt.say("Please answer yes or no."))
+        out.prompts.append(_erase_question())
+    elif answer:
+        out.events.append(ev.ErasureConfirmed())
+        out.conversation = Conversation(phase=Phase.ENDED, language=state.language)
+        out.prompts.append(
+            Prompt.say(
+                "Everything you sent us has been erased and your request is withdrawn. "
+                "Thank you for contacting us."
+            )
+        )
+    else:
+        state.phase = state.resume_phase or Phase.QUESTIONS
+        state.resume_phase = None
+        out.prompts.append(Prompt.say("Nothing has been erased. Let us continue."))
+        out.prompts.extend(_current(state))
+
+
+def _submitted_phase(out: Outcome, message: UserInput, text: str, ctx: Context) -> None:
+    out.events.append(ev.MessageForCoordinator())
+    out.prompts.append(
+        Prompt.say(
+            "Thank you, your message has been added to your file. A coordinator will read it."
+        )
+    )
+
+
+_PHASES: dict[Phase, Callable[[Outcome, UserInput, str, Context], None]] = {
+    Phase.LANGUAGE: _language_phase,
+    Phase.CONSENT: _consent_phase,
+    Phase.QUESTIONS: _questions_phase,
+    Phase.REVIEW: _review_phase,
+    Phase.EDIT_PICK: _edit_pick_phase,
+    Phase.CONFIRM_ERASE: _confirm_erase_phase,
+    Phase.SUBMITTED: _submitted_phase,
+}
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def _command(out: Outcome, command: Command) -> None:
+    state = out.conversation
+    if command is Command.HELP:
+        lines = tuple(Text.of("{command} \u2014 {meaning}", command=f"/{c.value.lower()}",
+                              meaning=meaning) for c, meaning in command_help())
+        out.prompts.append(
+            Prompt(Text.of("You can write these at any time:\n{commands}", commands=Lines(lines)))
+        )
+        out.prompts.extend(_current(state))
+    elif command is Command.LANGUAGE:
+        if state.phase is not Phase.LANGUAGE:
+            state.resume_phase = state.phase
+        state.phase = Phase.LANGUAGE
+        out.prompts.append(_language_question())
+    elif command is Command.STATUS:
+        out.events.append(ev.StatusRequested())
+        if state.phase is Phase.QUESTIONS:
+            done = sum(1 for s in applicable_steps(state.answers) if s.key in state.answers)
+            total = len(applicable_steps(state.answers))
+            out.prompts.append(
+                Prompt(Text.of("Your request is not sent yet: {done} of {total} questions "
+                               "answered.", done=done, total=total))
+            )
+        if state.phase is not Phase.SUBMITTED:
+            out.prompts.extend(_current(state))
+    elif command is Command.HUMAN:
+        state.handoff = True
+        out.events.append(ev.HandoffRequested())
+        out.prompts.append(
+            Prompt.say(
+                "I have asked a coordinator to join this conversation. They will answer you "
+                "here, usually within one working day. Everything you write is kept."
+            )
+        )
+    elif command is Command.BACK:
+        _back(out)
+    elif command is Command.RESTART:
+        _restart(out)
+    elif command is Command.STOP_REMINDERS:
+        out.events.append(ev.RemindersStopped())
+        out.prompts.append(
+            Prompt.say(
+                "Understood: we will not send you reminders any more. Your coordinator can "
+                "still write to you."
+            )
+        )
+        out.prompts.extend(_current(state))
+    elif command is Command.ERASE:
+        if state.phase is not Phase.CONFIRM_ERASE:
+            state.resume_phase = state.phase
+        state.phase = Phase.CONFIRM_ERASE
+        out.prompts.append(_erase_question())
+    elif command is Command.PRICES:
+        out.events.append(ev.PricesRequested())
+        out.prompts.extend(_current(state))
+    elif command is Command.NEW_LINK:
+        if state.phase is Phase.SUBMITTED:
+            out.events.append(ev.NewLinkRequested())
+        else:
+            out.prompts.append(
+                Prompt.say(
+                    "You will receive a secure link to send your documents as soon as the "
+                    "questions are done."
+                )
+            )
+            out.prompts.extend(_current(state))
+
+
+def _back(out: Outcome) -> None:
+    state = out.conversation
+    if state.phase in (Phase.QUESTIONS, Phase.REVIEW, Phase.EDIT_PICK) and state.history:
+        previous = state.history.pop()
+        state.phase = Phase.QUESTIONS
+        state.step = previous
+        state.editing = False
+        out.prompts.append(_question(STEP_BY_KEY[previous], state.answers))
+    elif state.phase is Phase.CONSENT or (state.phase is Phase.QUESTIONS and not state.history):
+        state.phase = Phase.LANGUAGE
+        state.resume_phase = None
+        out.prompts.append(_language_question())
+    else:
+        out.prompts.append(Prompt.say("There is no earlier answer to change here."))
+        out.prompts.extend(_current(state))
+
+
+def _restart(out: Outcome) -> None:
+    state = out.conversation
+    fresh = Conversation(language=state.language, consent_version=state.consent_version)
+    if fresh.consent_version is None:
+        fresh.phase = Phase.LANGUAGE if fresh.language is None else Phase.CONSENT
+    else:
+        fresh.phase = Phase.QUESTIONS
+        fresh.step = FIRST_STEP
+    out.conversation = fresh
+    out.prompts.append(Prompt.say("Let us start again from the beginning."))
+    out.prompts.extend(_current(fresh))
+
+
+def _accepts_language_switch(state: Conversation) -> bool:
+    """A language's name is an answer, not a switch, where languages are the options."""
+    if state.phase is Phase.LANGUAGE:
+        return False
+    return not (state.phase is Phase.QUESTIONS and state.step == "report_language")
+
+
+def _switch_language(out: Outcome, language: str) -> None:
+    state = out.conversation
+    state.resume_phase = state.phase
+    _set_language(out, language)
+
+
+def _set_language(out: Outcome, language: str) -> None:
+    state = out.conversation
+    state.language = language
+    out.events.append(ev.LanguageChosen(language))
+    out.prompts.append(Prompt.say("Thank you. We will continue in English."))
+    resume = state.resume_phase
+    state.resume_phase = None
+    if state.consent_version is None:
+        state.phase = Phase.CONSENT
+    elif resume is not None and resume not in (Phase.LANGUAGE, Phase.ENDED):
+        state.phase = resume
+    else:
+        state.phase = Phase.QUESTIONS
+        state.step = state.step or FIRST_STEP
+    out.prompts.extend(_current(state))
+
+
+# -- reading answers --------------------------------------------------------------------------
+
+
+def _read_answer(
+    step: Step, message: UserInput, text: str, out: Outcome, ctx: Context
+) -> parse.Parsed[Any]:
+    keys = {option.key for option in step.options}
+    if step.kind is StepKind.MULTI:
+        if message.choices is not None:
+            return _valid_choices(step, message.choices)
+        if message.choice is not None:
+            return _valid_choices(step, (message.choice,))
+    elif message.choice is not None:
+        if message.choice in keys:
+            if step.kind is StepKind.YES_NO:
+                return parse.Valid(message.choice == "yes")
+            return parse.Valid(message.choice)
+        return parse.Invalid(Text.of("Please choose one of the options."))
+    if step.optional and text and parse.parse_skip(text, out.conversation.locale):
+        return parse.Valid(None)
+    if not text:
+        return parse.Invalid(Text.of("Please write your answer in words."))
+    language = out.conversation.locale
+    kind = step.kind
+    result: parse.Parsed[Any]
+    if kind is StepKind.CHOICE:
+        result = parse.parse_choice(text, _synonyms(step.options, out, ctx))
+    elif kind is StepKind.MULTI:
+        result = parse.parse_multi_choice(
+            text, _synonyms(step.options, out, ctx), exclusive=step.exclusive
+        )
+    elif kind is StepKind.YES_NO:
+        result = parse.parse_yes_no(text, language)
+    elif kind is StepKind.DATE:
+        parsed_date = parse.parse_date(text, ctx.today)
+        result = (
+            parse.Valid(parsed_date.value.isoformat())
+            if isinstance(parsed_date, parse.Valid)
+            else parsed_date
+        )
+    elif kind is StepKind.COUNTRY:
+        result = parse.parse_country(text)
+    elif kind is StepKind.CONTACT:
+        result = parse.parse_contact(text, ctx.phone_region)
+    elif kind is StepKind.NAME:
+        result = parse.parse_name(text)
+    else:
+        result = parse.parse_free_text(text, max_length=step.max_length)
+    return result
+
+
+def _valid_choices(step: Step, choices: tuple[str, ...]) -> parse.Parsed[Any]:
+    keys = [option.key for option in step.options]
+    picked = [key for key in keys if key in set(choices)]
+    if not picked or len(picked) != len(set(choices)):
+        return parse.Invalid(Text.of("Please choose one or more of the options."))
+    if len(picked) > 1 and step.exclusive.intersection(picked):
+        return parse.Invalid(
+            Text.of("\u201cNone of these\u201d cannot be combined with other answers.")
+        )
+    return parse.Valid(list(picked))
+
+
+def _synonyms(
+    options: tuple[Option, ...], out: Outcome, ctx: Context
+) -> list[tuple[str, list[str]]]:
+    language = out.conversation.locale
+    return [
+        (
+            option.key,
+            [ctx.translate(option.label, language), ctx.translate(option.label, "en"),
+             option.key],
+        )
+        for option in options
+    ]
+
+
+def _choice_key(text: str, options: tuple[Option, ...], out: Outcome, ctx: Context) -> str | None:
+    if not text:
+        return None
+    result = parse.parse_choice(text, _synonyms(options, out, ctx))
+    return result.value if isinstance(result, parse.Valid) else None
+
+
+def _yes_no(message: UserInput, text: str, language: str) -> bool | None:
+    if message.choice in ("yes", "no"):
+        return message.choice == "yes"
+    if not text:
+        return None
+    result = parse.parse_yes_no(text, language)
+    return result.value if isinstance(result, parse.Valid) else None
+
+
+# -- what to ask ------------------------------------------------------------------------------
+
+
+def _current(state: Conversation) -> list[Prompt]:
+    if state.phase is Phase.LANGUAGE:
+        return [_language_question()]
+    if state.phase is Phase.CONSENT:
+        return [_consent_question()]
+    if state.phase is Phase.QUESTIONS:
+        return [_question(STEP_BY_KEY[state.step or FIRST_STEP], state.answers)]
+    if state.phase is Phase.REVIEW:
+        return [_summary(state)]
+    if state.phase is Phase.EDIT_PICK:
+        return [_edit_question(state)]
+    if state.phase is Phase.CONFIRM_ERASE:
+        return [_erase_question()]
+    return []
+
+
+def _language_question() -> Prompt:
+    return Prompt(Text.of("Which language would you like to use?"), language_options())
+
+
+def _consent_question() -> Prompt:
+    return Prompt(
+        Text.of(
+            "Before we start: to prepare a second opinion we need to process health "
+            "information about the patient. It is used only for this request, shared only "
+            "with the coordinators and specialists who review the file, stored encrypted, "
+            "and deleted after the case is closed. You can ask us to erase it at any time by "
+            "writing \u201cerase my data\u201d. Do you agree? (consent {version})",
+            version=CONSENT_VERSION,
+        ),
+        YES_NO_OPTIONS,
+    )
+
+
+def _erase_question() -> Prompt:
+    return Prompt(
+        Text.of(
+            "This will permanently erase everything you have sent us, including your answers "
+            "and documents, and withdraw your request. Do you want to erase everything?"
+        ),
+        YES_NO_OPTIONS,
+    )
+
+
+def _question(step: Step, answers: Answers) -> Prompt:
+    return Prompt(question_of(step, answers), step.options, multiple=step.kind is StepKind.MULTI)
+
+
+def _to_review(out: Outcome) -> None:
+    state = out.conversation
+    state.phase = Phase.REVIEW
+    state.step = None
+    state.editing = False
+    out.prompts.append(_summary(state))
+
+
+def _summary(state: Conversation) -> Prompt:
+    lines = tuple(
+        Text.of("{label}: {value}", label=Text(SUMMARY_LABELS[step.key]),
+                value=_display(step, state.answers[step.key]))
+        for step in applicable_steps(state.answers)
+        if step.key in state.answers
+    )
+    return Prompt(
+        Text.of("Here is a summary of your request:\n{lines}\nIs everything correct?",
+                lines=Lines(lines)),
+        CONFIRM_OPTIONS,
+    )
+
+
+def _edit_options(state: Conversation) -> tuple[Option, ...]:
+    return tuple(
+        Option(step.key, Text(SUMMARY_LABELS[step.key]))
+        for step in applicable_steps(state.answers)
+        if step.key in state.answers
+    )
+
+
+def _edit_question(state: Conversation) -> Prompt:
+    return Prompt(Text.of("Which answer would you like to change?"), _edit_options(state))
+
+
+def _display(step: Step, value: Any) -> Any:
+    if value is None:
+        return Text(N_("(skipped)"))
+    if step.kind is StepKind.CHOICE:
+        return next((o.label for o in step.options if o.key == value), str(value))
+    if step.kind is StepKind.MULTI:
+        return tuple(o.label for o in step.options if o.key in value)
+    if step.kind is StepKind.YES_NO:
+        return Text(N_("Yes")) if value else Text(N_("No"))
+    if step.kind is StepKind.DATE:
+        return date.fromisoformat(value)
+    if step.kind is StepKind.COUNTRY:
+        return Territory(value)
+    text = str(value)
+    return text if len(text) <= SUMMARY_VALUE_LIMIT else text[:SUMMARY_VALUE_LIMIT] + "\u2026"
