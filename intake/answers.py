@@ -49,6 +49,12 @@ _HARD_SEPARATORS = re.compile(r"[,;/+&\n،؛、]")
 _CONNECTORS = re.compile(r"\s+(?:and|et|en|и|ve|و)\s+")
 
 
+def _quoted(text: str, limit: int = 40) -> str:
+    """The family's words to echo in a reason, cut short so a long message is not repeated."""
+    shown = " ".join(text.split())
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
 def _range_reason(count: int) -> Invalid:
     return Invalid(
         Text.of(
@@ -86,9 +92,9 @@ def _match_exact(text: str, options: Options) -> str | Invalid | None:
     """The key named by number, key or whole label; None when only a looser reading could."""
     number = _NUMBER.fullmatch(to_ascii_digits(fold(text)))
     if number is not None:
-        index = int(number.group(1))
-        if 1 <= index <= len(options):
-            return options[index - 1][0]
+        digits = number.group(1)
+        if len(digits) <= 3 and 1 <= int(digits) <= len(options):
+            return options[int(digits) - 1][0]
         return _range_reason(len(options))
     words = _arabic_variants(fold_words(text))
     if not any(words):
@@ -124,17 +130,19 @@ def _match_loose(text: str, options: Options) -> str | Invalid:
             return started.pop()
         if started:
             return Invalid(
+                # TRANSLATORS: {answer} is what the family typed, shortened.
                 Text.of(
                     "“{answer}” matches more than one option. "
                     "Please answer with the number of the option.",
-                    answer=text.strip(),
+                    answer=_quoted(text),
                 )
             )
     return Invalid(
+        # TRANSLATORS: {answer} is what the family typed, shortened; {count} the last number.
         Text.of(
             "I could not match “{answer}” to an option. "
             "Please answer with a number from 1 to {count}, or tap one of the options.",
-            answer=text.strip(),
+            answer=_quoted(text),
             count=len(options),
         )
     )
@@ -146,7 +154,7 @@ def _match_one(text: str, options: Options) -> str | Invalid:
 
 
 def parse_choice(text: str, options: Options) -> Parsed[str]:
-    """Read one choice typed as a number, a key, a label or a clear part of a label."""
+    """Read one choice typed instead of tapped: a number, a key, a label or a clear part of one."""
     match = _match_one(text, options)
     return match if isinstance(match, Invalid) else Valid(match)
 
@@ -208,6 +216,7 @@ def parse_multi_choice(
     if alone and len(ordered) > 1:
         key, labels = alone[0]
         return Invalid(
+            # TRANSLATORS: {option} is the label of an option such as "None of these".
             Text.of(
                 "“{option}” cannot be combined with other answers. Please choose again.",
                 option=labels[0] if labels else key,
@@ -350,17 +359,18 @@ def parse_date(
     text: str, today: date, *, not_future: bool = True, max_age_years: int = 130
 ) -> Parsed[date]:
     """Read a day-first date with digits or a month name in any of the six languages."""
-    shown = text.strip()
     parts = _date_parts(text)
     if parts is None or len(parts[0]) > 2 or len(parts[1]) > 2 or len(parts[2]) not in (2, 4):
         return Invalid(Text.of("Please write the date as day/month/year, for example 21/03/1980."))
     day, month, year = parts
+    shown = f"{int(day):02d}/{int(month):02d}/{year}"
     if len(year) == 2:
         return Invalid(Text.of("Please write the year with four digits, for example 1980."))
     try:
         value = date(int(year), int(month), int(day))
     except ValueError:
         return Invalid(
+            # TRANSLATORS: {date} is the date as read, always day/month/year in digits.
             Text.of(
                 "This date does not exist: {date}. Please check the day and the month.",
                 date=shown,
@@ -480,7 +490,7 @@ def parse_country(text: str, languages: Sequence[str] = LANGUAGES) -> Parsed[str
     return Invalid(
         Text.of(
             "I did not recognise “{answer}” as a country. Please write the country's name.",
-            answer=text.strip(),
+            answer=_quoted(text),
         )
     )
 
@@ -500,7 +510,8 @@ def parse_contact(text: str, default_region: str | None) -> Parsed[str]:
             return Valid(f"{local}@{domain.lower()}")
         return Invalid(
             Text.of(
-                "This e-mail address does not look right: {contact}. Please check it.", contact=raw
+                "This e-mail address does not look right: {contact}. Please check it.",
+                contact=_quoted(raw, 80),
             )
         )
     number = _PHONE_JUNK.sub("", to_ascii_digits(raw))
@@ -528,7 +539,7 @@ def parse_contact(text: str, default_region: str | None) -> Parsed[str]:
             Text.of(
                 "This phone number does not look right: {contact}. "
                 "Please check it, including the country code.",
-                contact=raw,
+                contact=_quoted(raw),
             )
         )
     return Valid(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))

@@ -155,7 +155,8 @@ def _keyword_index() -> dict[str, Command]:
     for command, groups in _KEYWORDS.items():
         for group in groups:
             for phrase in group.split("|"):
-                index[fold_words(phrase)] = command
+                if index.setdefault(fold_words(phrase), command) is not command:
+                    raise ValueError(f"{phrase!r} would mean two commands")
     return index
 
 
@@ -216,14 +217,20 @@ _LANGUAGE_TAG = re.compile(r"([a-z]{2})(?:[-_][a-z0-9]{2,8})*")
 
 @cache
 def _language_index() -> dict[str, str]:
+    pairs = [
+        (Locale.parse(display).languages[language], language)
+        for display in LANGUAGES
+        for language in LANGUAGES
+    ]
+    pairs += [
+        (extra, language)
+        for language, extras in _LANGUAGE_EXTRAS.items()
+        for extra in extras.split("|")
+    ]
     index: dict[str, str] = {}
-    for display in LANGUAGES:
-        names = Locale.parse(display).languages
-        for language in LANGUAGES:
-            index[fold_words(names[language])] = language
-    for language, extras in _LANGUAGE_EXTRAS.items():
-        for extra in extras.split("|"):
-            index[fold_words(extra)] = language
+    for name, language in pairs:
+        if index.setdefault(fold_words(name), language) != language:
+            raise ValueError(f"{name!r} would name two languages")
     return index
 
 

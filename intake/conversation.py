@@ -7,6 +7,7 @@ messages, `today` and the label translator are arguments, and nothing here touch
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -36,6 +37,7 @@ from intake.vocabulary import DEFAULT_LANGUAGE, LANGUAGES
 
 Translate = Callable[[Text, str], str]
 SUMMARY_VALUE_LIMIT = 200
+SLASH_WORD = re.compile(r"^/\w+(@\w+)?$")
 
 
 class Phase(StrEnum):
@@ -173,6 +175,13 @@ def handle(conversation: Conversation, message: UserInput, ctx: Context) -> Outc
         command = match_command(text)
         if command is not None:
             _command(out, command)
+            return out
+        if SLASH_WORD.match(text):
+            out.prompts.append(
+                Prompt(Text.of("I do not know the command {command}. Write /help to see "
+                               "what you can write.", command=text[:40]))
+            )
+            out.prompts.extend(_current(state))
             return out
         language = match_language_name(text)
         if language is not None and _accepts_language_switch(state):

@@ -141,7 +141,11 @@ class Message(Base):
     """A message of the conversation as the family and the coordinators see it."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_contact_id_id", "contact_id", "id"),)
+    # Ids are the web chat's poll cursor: never reused, even after an erasure (SQLite).
+    __table_args__ = (
+        Index("ix_messages_contact_id_id", "contact_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
@@ -163,6 +167,7 @@ class InboundEvent(Base):
     __table_args__ = (
         UniqueConstraint("channel", "provider_key", name="uq_inbound_events_key"),
         Index("ix_inbound_pending", "contact_id", "processed_at", "id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -186,6 +191,7 @@ class OutboxItem(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_contact", "contact_id", "id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -1,4 +1,4 @@
-"""A real headless Chromium for page tests: the Debian browser, launched the same way everywhere."""
+"""A real headless Chromium for page tests: the system browser, launched one way everywhere."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = (
@@ -19,7 +19,7 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
 )
-PHONE_VIEWPORT = {"width": 390, "height": 844}
+PHONE_VIEWPORT: ViewportSize = {"width": 390, "height": 844}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -43,7 +43,7 @@ async def new_phone_page(browser: Browser, locale: str = "en-GB") -> Page:
     """
     context = await browser.new_context(
         viewport=PHONE_VIEWPORT,
-        screen=PHONE_VIEWPORT,
+        screen={"width": 390, "height": 844},
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,

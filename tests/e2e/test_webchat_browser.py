@@ -7,10 +7,7 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
-try:
-    from tests.e2e.browser import new_phone_page, open_browser, screenshot
-except ModuleNotFoundError:  # tests/ collected as loose directories (no __init__.py)
-    from browser import new_phone_page, open_browser, screenshot  # type: ignore[no-redef]
+from tests.e2e.browser import new_phone_page, open_browser, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +16,10 @@ FAMILY = "#messages > li.msg--in"
 LIVE_CHOICES = "#messages .options:not(.options--past)"
 # When a question asks for consent or urgency, prefer the answer that lets the intake go on.
 PREFERRED_KEYS = ("yes", "agree", "accept", "consent", "i_agree", "none")
-FREE_TEXT = "My father is 67. The surgeon proposes removing the kidney.\nIs surgery the right choice?"
+FREE_TEXT = (
+    "My father is 67. The surgeon proposes removing the kidney.\nIs surgery the right choice?"
+)
+FREE_TEXT_END = "Is surgery the right choice?"
 
 
 async def open_chat(page: Page, base_url: str) -> None:
@@ -37,7 +37,8 @@ async def wait_for_more(page: Page, selector: str, than: int) -> None:
 async def answer_with_a_button(page: Page) -> None:
     """Tap a choice of the last question (ticking one and sending, for a multiple choice)."""
     bots, family = await page.locator(BOT).count(), await page.locator(FAMILY).count()
-    question_id = await page.locator(LIVE_CHOICES).last.locator("xpath=..").get_attribute("data-id")
+    question = page.locator(LIVE_CHOICES).last.locator("xpath=..")
+    question_id = await question.get_attribute("data-id")
     # Pin the question by id: once answered, it no longer matches LIVE_CHOICES.
     group = page.locator(f'#messages > li[data-id="{question_id}"] .options')
     buttons = group.locator(".option")
@@ -64,9 +65,10 @@ async def test_family_answers_by_buttons_and_text_and_finds_it_all_after_reload(
         await open_chat(page, live_server)
 
         english = page.get_by_role("button", name="English", exact=True)
+        bots = await page.locator(BOT).count()
         await english.tap()
         await expect(english).to_be_disabled()
-        await wait_for_more(page, BOT, 1)
+        await wait_for_more(page, BOT, bots)
         await expect(page.locator(FAMILY)).to_have_count(1)
         await expect(page.locator(FAMILY).first).to_contain_text("English")
         await expect(page.locator("html")).to_have_attribute("lang", "en")
@@ -82,7 +84,7 @@ async def test_family_answers_by_buttons_and_text_and_finds_it_all_after_reload(
         await box.press("Enter")
         await expect(box).to_have_value("")
         await expect(page.locator(FAMILY)).to_have_count(family + 1)
-        await expect(page.locator(FAMILY).last).to_contain_text("Is surgery the right choice?")
+        await expect(page.locator(FAMILY).last).to_contain_text(FREE_TEXT_END)
         await wait_for_more(page, BOT, bots)
         await expect(page.locator("#messages .msg--pending")).to_have_count(0)
         # Older questions keep their buttons, inactive.
@@ -94,7 +96,7 @@ async def test_family_answers_by_buttons_and_text_and_finds_it_all_after_reload(
         after = await page.locator("#messages > li.msg .msg__text").all_inner_texts()
         assert after[: len(before)] == before
         await expect(page.get_by_role("button", name="English", exact=True)).to_be_disabled()
-        await expect(page.locator(FAMILY).filter(has_text="Is surgery the right choice?")).to_have_count(1)
+        await expect(page.locator(FAMILY).filter(has_text=FREE_TEXT_END)).to_have_count(1)
         await screenshot(page, "webchat-english-history-after-reload")
 
 
@@ -102,6 +104,7 @@ async def test_choosing_arabic_turns_the_page_right_to_left(live_server: str) ->
     async with open_browser() as browser:
         page = await new_phone_page(browser, "en-GB")
         await open_chat(page, live_server)
+        bots = await page.locator(BOT).count()
 
         await page.get_by_role("button", name="العربية", exact=True).tap()
         # The page reloads itself, rendered by the server in the new language.
@@ -111,7 +114,7 @@ async def test_choosing_arabic_turns_the_page_right_to_left(live_server: str) ->
         html = page.locator("html")
         await expect(html).to_have_attribute("dir", "rtl")
         await expect(html).to_have_attribute("lang", "ar")
-        await wait_for_more(page, BOT, 1)
+        await wait_for_more(page, BOT, bots)
         await expect(page.get_by_role("button", name="العربية")).to_be_disabled()
 
         # Right to left: the family's bubble sits on the left, the bot's on the right.
@@ -129,8 +132,10 @@ async def test_message_typed_while_offline_is_sent_once_when_the_connection_retu
     async with open_browser() as browser:
         page = await new_phone_page(browser, "en-GB")
         await open_chat(page, live_server)
+        bots = await page.locator(BOT).count()
         await page.get_by_role("button", name="English", exact=True).tap()
-        await wait_for_more(page, BOT, 1)
+        await wait_for_more(page, BOT, bots)
+        await expect(page.locator("#typing")).to_be_hidden()
         bots = await page.locator(BOT).count()
 
         await page.context.set_offline(True)

@@ -105,7 +105,7 @@ def test_an_ambiguous_beginning_is_not_guessed() -> None:
     )
 
 
-@pytest.mark.parametrize("typed", ["", "   ", "👍", "xyz", "x" * 10_000])
+@pytest.mark.parametrize("typed", ["", "   ", "👍", "xyz", "x" * 10_000, "9" * 10_000])
 def test_empty_emoji_unknown_or_huge_choices_are_re_asked(typed: str) -> None:
     assert isinstance(parse_choice(typed, SPECIALTIES), Invalid)
 

@@ -35,6 +35,7 @@
   const STORE_DRAFT = "webchat.draft";
   const STORE_OUTBOX = "webchat.outbox";
   const STORE_RELOAD = "webchat.reload";
+  const STORE_SESSION_RELOAD = "webchat.session-reload";
 
   const ui = {
     list: byId("messages"),
@@ -59,6 +60,7 @@
     lastOutId: 0, // highest id of a bot message shown
     polling: false,
     initialRender: true,
+    unrenderableLang: null,
     wakers: new Set(),
   };
 
@@ -302,6 +304,17 @@
     return true;
   }
 
+  // Our optimistic bubble shows what was tapped; the server's wording is the one history keeps.
+  function syncOwnText(li, message) {
+    if (!li || message.direction !== "in" || li.dataset.synced === "true") return;
+    li.dataset.synced = "true";
+    const body = li.querySelector(".msg__text");
+    if (typeof message.text === "string" && message.text && body.textContent !== message.text) {
+      body.textContent = "";
+      appendRichText(body, message.text);
+    }
+  }
+
   function renderBatch(messages) {
     const wasNearBottom = isNearBottom() || state.lastId === 0;
     const focusLost = focusIsLost();
@@ -314,7 +327,10 @@
       const id = Number(message.id);
       message.id = id;
       state.lastId = Math.max(state.lastId, id);
-      if (state.rendered.has(id)) continue;
+      if (state.rendered.has(id)) {
+        syncOwnText(state.rendered.get(id), message);
+        continue;
+      }
       if (adoptPending(message)) continue;
       const li = renderServerMessage(message);
       if (message.direction !== "in") {
@@ -325,11 +341,27 @@
     }
     if (newOut) hideTyping();
     refreshOptions();
+    groupTimes();
     if (wasNearBottom || newOut) scrollToBottom();
     if (newOut && focusLost && !state.initialRender) {
       const target = newestOptions && newestOptions.querySelector("button:not([disabled])");
       (target || ui.input).focus({ preventScroll: true });
     }
+  }
+
+  // One time stamp per run of messages from the same side within the same minute.
+  function groupTimes() {
+    const items = Array.from(ui.list.querySelectorAll("li.msg"));
+    items.forEach((li, index) => {
+      const next = items[index + 1];
+      const time = li.querySelector(".msg__time");
+      const nextTime = next && next.querySelector(".msg__time");
+      const grouped =
+        Boolean(time && nextTime) &&
+        next.classList.contains("msg--in") === li.classList.contains("msg--in") &&
+        nextTime.textContent === time.textContent;
+      li.classList.toggle("msg--grouped", grouped);
+    });
   }
 
   function focusIsLost() {
@@ -494,6 +526,7 @@
   }
 
   function setPendingStatus(item, failed) {
+    const wasNearBottom = isNearBottom();
     const meta = item.el.querySelector(".msg__meta");
     const old = meta.querySelector(".msg__status");
     if (old) old.remove();
@@ -509,6 +542,7 @@
     } else {
       meta.append(h("span", "msg__status", t.sending));
     }
+    if (wasNearBottom) scrollToBottom();
   }
 
   function markSent(item, date) {
@@ -550,7 +584,8 @@
       data = {};
     }
     if (response.ok) return { outcome: "ok", id: Number(data && data.id) };
-    if (response.status === 400 || response.status === 413 || response.status === 422) {
+    // 401/403: the session cookie is gone; the server explains, in the family's language.
+    if ([400, 401, 403, 413, 422].includes(response.status)) {
       const fallback = response.status === 413 ? t.too_long : t.not_accepted;
       return { outcome: "rejected", error: (data && data.error) || fallback };
     }
@@ -595,6 +630,7 @@
         state.rendered.set(id, item.el);
       }
       markSent(item, new Date());
+      groupTimes();
     }
     // No typing dots if the answer has already arrived through the poll.
     if (!(Number.isFinite(id) && state.lastOutId > id)) showTyping();
@@ -679,7 +715,11 @@
       cache: "no-store",
       signal: timeoutSignal(POLL_TIMEOUT_MS),
     });
-    if (!response.ok) throw new Error(`poll answered ${response.status}`);
+    if (!response.ok) {
+      const error = new Error(`poll answered ${response.status}`);
+      error.status = response.status;
+      throw error;
+    }
     return response.json();
   }
 
@@ -698,7 +738,8 @@
           restoreOutbox();
         }
         followLanguage(data.lang, data.dir);
-      } catch (_error) {
+      } catch (error) {
+        if (error && (error.status === 401 || error.status === 403)) sessionExpired();
         if (state.unloading) {
           state.polling = false;
           return;
@@ -718,21 +759,24 @@
     if (newLang === PAGE_LANG && newDir === PAGE_DIR) return;
     root.lang = newLang;
     root.dir = newDir;
-    // Guard against a reload loop if the server keeps rendering the page in another language.
-    let last = {};
-    try {
-      last = JSON.parse(store.get(STORE_RELOAD) || "{}") || {};
-    } catch (_error) {
-      last = {};
-    }
-    if (last.lang === newLang && Date.now() - Number(last.at || 0) < 15000) return;
+    if (newLang === state.unrenderableLang) return;
     state.reloadWanted = newLang;
     maybeReload();
   }
 
+  // Without its cookie the page cannot reach the conversation; loading it again sets a new one.
+  function sessionExpired() {
+    const last = Number(store.get(STORE_SESSION_RELOAD) || 0);
+    if (Date.now() - last < 60000) return;
+    store.set(STORE_SESSION_RELOAD, String(Date.now()));
+    saveDraft();
+    state.unloading = true;
+    window.location.reload();
+  }
+
   function maybeReload() {
     if (!state.reloadWanted || state.pumping || state.outbox.some((item) => !item.ackedId)) return;
-    store.set(STORE_RELOAD, JSON.stringify({ lang: state.reloadWanted, at: Date.now() }));
+    store.set(STORE_RELOAD, state.reloadWanted);
     saveDraft();
     state.unloading = true;
     window.location.reload();
@@ -805,8 +849,17 @@
     });
   }
 
+  // If the last reload was for a language the page still is not in, the server cannot render
+  // that language: keep the page as it is instead of reloading in a loop.
+  function checkLanguageReload() {
+    const wanted = store.get(STORE_RELOAD);
+    store.set(STORE_RELOAD, null);
+    if (wanted && wanted !== PAGE_LANG) state.unrenderableLang = wanted;
+  }
+
   function start() {
     if (!ui.list || !ui.form || !ui.input) return;
+    checkLanguageReload();
     root.classList.add("js");
     wireComposer();
     wireLifecycle();

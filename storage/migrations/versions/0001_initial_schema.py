@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:55:35.644156
+Create Date: 2026-11-22 00:02:30.203622
 """
 
 from collections.abc import Sequence
@@ -144,7 +144,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_messages_case_id_cases'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_messages_contact_id_contacts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['coordinator_id'], ['coordinators.id'], name=op.f('fk_messages_coordinator_id_coordinators')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_messages'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_messages')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index('ix_messages_contact_id_id', ['contact_id', 'id'], unique=False)
@@ -194,7 +195,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_inbound_events_contact_id_contacts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_inbound_events_message_id_messages'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_events')),
-    sa.UniqueConstraint('channel', 'provider_key', name='uq_inbound_events_key')
+    sa.UniqueConstraint('channel', 'provider_key', name='uq_inbound_events_key'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('inbound_events', schema=None) as batch_op:
         batch_op.create_index('ix_inbound_pending', ['contact_id', 'processed_at', 'id'], unique=False)
@@ -216,7 +218,8 @@ def upgrade() -> None:
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_outbox_contact_id_contacts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_outbox_message_id_messages'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_contact', ['contact_id', 'id'], unique=False)
