@@ -10,7 +10,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.channels.base import Channel
 from bot.channels.webchat import WebChatChannel
 from bot.clock import Clock, system_clock
 from bot.handlers.intake import IntakeHandler
@@ -19,6 +18,7 @@ from bot.i18n.render import Renderer
 from bot.inbound import InboundProcessor
 from bot.keys import (
     CATALOGS,
+    CHANNELS,
     CLOCK,
     DATABASE,
     DISPATCHER,
@@ -85,11 +85,24 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app[RENDERER] = renderer
     app[JINJA] = make_jinja_env(catalogs)
     app[WEBCHAT_CHANNEL] = WebChatChannel()
+    app[CHANNELS] = {app[WEBCHAT_CHANNEL].name: app[WEBCHAT_CHANNEL]}
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(chat.routes)
     app.router.add_static("/static", STATIC_DIR)
     app.cleanup_ctx.append(_database)
+    if settings.telegram_enabled:
+        from bot.channels.telegram import telegram_ctx
+        from bot.web.telegram_webhook import routes as telegram_routes
+
+        app.router.add_routes(telegram_routes)
+        app.cleanup_ctx.append(telegram_ctx)
+    if settings.whatsapp_enabled:
+        from bot.channels.whatsapp import whatsapp_ctx
+        from bot.web.whatsapp_webhook import routes as whatsapp_routes
+
+        app.router.add_routes(whatsapp_routes)
+        app.cleanup_ctx.append(whatsapp_ctx)
     app.cleanup_ctx.append(_workers)
     return app
 
@@ -103,9 +116,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _workers(app: web.Application) -> AsyncIterator[None]:
     settings, clock, database = app[SETTINGS], app[CLOCK], app[DATABASE]
-    channels: dict[str, Channel] = {app[WEBCHAT_CHANNEL].name: app[WEBCHAT_CHANNEL]}
+    channels = app[CHANNELS]
     dispatcher = OutboxDispatcher(database, channels, clock, settings.outbox_poll_seconds)
-    handler = IntakeHandler(app[RENDERER], ReplyWriter(app[RENDERER]), settings.timezone)
+    handler = IntakeHandler(app[RENDERER], ReplyWriter(app[RENDERER], channels),
+                            settings.timezone)
     processor = InboundProcessor(database, handler, clock, on_committed=dispatcher.wake)
     app[DISPATCHER] = dispatcher
     app[PROCESSOR] = processor

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from jinja2 import Environment
 
+from bot.channels.base import Channel
 from bot.channels.webchat import WebChatChannel
 from bot.clock import Clock
 from bot.i18n.catalog import Catalogs
@@ -23,3 +24,4 @@ JINJA = web.AppKey("jinja", Environment)
 WEBCHAT_CHANNEL = web.AppKey("webchat_channel", WebChatChannel)
 PROCESSOR = web.AppKey("processor", InboundProcessor)
 DISPATCHER = web.AppKey("dispatcher", OutboxDispatcher)
+CHANNELS = web.AppKey("channels", dict[str, Channel])

@@ -6,7 +6,9 @@ import asyncio
 import logging
 import random
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
 
 from bot.channels.base import Channel, ChannelError, Outbound, OutOption, SendResult
 from bot.clock import Clock
@@ -98,9 +100,17 @@ class OutboxDispatcher:
                     row.sent_at = now
                     row.provider_message_id = result.provider_message_id
                     row.last_error = None
+                    await self._space_next(uow, row, now)
+                elif result.hold:
+                    # Kept for coordinators (e.g. outside WhatsApp's window), never dropped.
+                    row.status = "held"
+                    row.last_error = result.reason[:200]
+                    await self._flag_contact(uow, row.contact_id, blocked=False, now=now)
                 elif result.permanent or row.attempts >= MAX_ATTEMPTS:
                     row.status = "failed"
                     row.last_error = result.reason[:200]
+                    await self._flag_contact(uow, row.contact_id, blocked=result.blocked,
+                                             now=now)
                     log.warning("outbox gave up", extra={"outbox_id": row.id,
                                                          "contact_id": row.contact_id})
                 else:
@@ -110,6 +120,30 @@ class OutboxDispatcher:
                     row.next_attempt_at = now + timedelta(seconds=delay)
             await uow.commit()
         return len(items)
+
+    async def _space_next(self, uow: UnitOfWork, row: OutboxItem, now: datetime) -> None:
+        """Respect the channel's per-chat rate: the contact's next message waits its turn."""
+        channel = self.channels.get(row.channel)
+        interval = getattr(channel, "per_chat_interval", 0.0)
+        if not interval:
+            return
+        await uow.session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.contact_id == row.contact_id, OutboxItem.status == "pending",
+                   OutboxItem.next_attempt_at < now + timedelta(seconds=interval))
+            .values(next_attempt_at=now + timedelta(seconds=interval))
+        )
+
+    async def _flag_contact(
+        self, uow: UnitOfWork, contact_id: int, *, blocked: bool, now: datetime
+    ) -> None:
+        """Undeliverable messages are shown to coordinators in the inbox."""
+        contact = await uow.session.get(Contact, contact_id)
+        if contact is None:
+            return
+        contact.needs_human = True
+        if blocked and contact.blocked_at is None:
+            contact.blocked_at = now
 
     async def _send(self, item: OutboxItem, contact: Contact | None) -> SendResult | ChannelError:
         channel = self.channels.get(item.channel)
@@ -125,6 +159,7 @@ class OutboxDispatcher:
             contact_id=contact.id,
             outbox_id=item.id,
             locale=payload.get("locale", "en"),
+            last_inbound_at=contact.last_inbound_at,
             extra=payload.get("extra", {}),
         )
         try:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n.render import Renderer
+from bot.channels.base import Channel
+from bot.i18n.render import RenderedPrompt, Renderer
 from intake.prompts import Prompt
 from storage import repositories as repo
 from storage.tables import Contact, Message
@@ -16,8 +17,9 @@ from storage.tables import Contact, Message
 class ReplyWriter:
     """Turns prompts into message rows and outbox rows in the caller's transaction."""
 
-    def __init__(self, renderer: Renderer) -> None:
+    def __init__(self, renderer: Renderer, channels: Mapping[str, Channel] | None = None) -> None:
         self.renderer = renderer
+        self.channels = channels or {}
 
     async def queue(
         self, session: AsyncSession, contact: Contact, prompts: Iterable[Prompt], lang: str,
@@ -25,8 +27,11 @@ class ReplyWriter:
     ) -> list[Message]:
         """Write each prompt as an outgoing message and its delivery row."""
         written: list[Message] = []
-        for prompt in prompts:
-            rendered = self.renderer.prompt(prompt, lang)
+        channel = self.channels.get(contact.channel)
+        rendered_all = [self.renderer.prompt(prompt, lang) for prompt in prompts]
+        if channel is not None and getattr(channel, "merge_replies", False):
+            rendered_all = merge_turn(rendered_all, channel.max_text_length)
+        for rendered in rendered_all:
             options = [{"key": o.key, "label": o.label} for o in rendered.options]
             message = repo.add_message(
                 session, contact, direction="out", author="bot", text=rendered.text,
@@ -55,3 +60,24 @@ class ReplyWriter:
         repo.add_outbox(session, contact, message,
                         {"text": text, "options": [], "multiple": False, "locale": lang}, now)
         return message
+
+
+def merge_turn(rendered: list[RenderedPrompt], max_length: int) -> list[RenderedPrompt]:
+    """One turn's prompts as few messages as possible: messaging apps notify per message,
+    and a chat's rate limit makes five short messages slow. A prompt with options closes a
+    message (its buttons belong under it)."""
+    merged: list[RenderedPrompt] = []
+    pending: list[str] = []
+    for prompt in rendered:
+        candidate = [*pending, prompt.text]
+        if pending and len("\n\n".join(candidate)) > max_length:
+            merged.append(RenderedPrompt("\n\n".join(pending)))
+            candidate = [prompt.text]
+        if prompt.options:
+            merged.append(RenderedPrompt("\n\n".join(candidate), prompt.options, prompt.multiple))
+            pending = []
+        else:
+            pending = candidate
+    if pending:
+        merged.append(RenderedPrompt("\n\n".join(pending)))
+    return merged

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -77,6 +79,7 @@ class Outbound:
     contact_id: int = 0
     outbox_id: int = 0
     locale: str = "en"
+    last_inbound_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,22 +91,35 @@ class SendResult:
 
 
 class ChannelError(Exception):
-    """A failed send: `permanent` stops retries, `retry_after` is the provider's wait."""
+    """A failed send: `permanent` stops retries, `retry_after` is the provider's wait,
+    `hold` keeps the message for coordinators (e.g. outside WhatsApp's 24-hour window),
+    `blocked` means the family blocked us (marked on the contact, never retried)."""
 
     def __init__(
-        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+        self, reason: str, *, permanent: bool = False, retry_after: float | None = None,
+        hold: bool = False, blocked: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.permanent = permanent
+        self.permanent = permanent or blocked
         self.retry_after = retry_after
+        self.hold = hold
+        self.blocked = blocked
 
 
 class Channel(Protocol):
     """What the outbox dispatcher needs from a channel."""
 
     name: str
+    # Seconds between two messages to the same chat (provider rate limit), 0 for none.
+    per_chat_interval: float
+    # Longest text one message may carry; the reply writer merges a turn's prompts up to it.
+    max_text_length: int
 
     async def send(self, message: Outbound) -> SendResult:
         """Deliver one message, or raise ChannelError."""
+        ...
+
+    def fetch(self, attachment: Attachment) -> AsyncIterator[bytes]:
+        """Stream the bytes of a file the family sent in the chat (ChannelError if not)."""
         ...

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
-from bot.channels.base import Outbound, SendResult
+from collections.abc import AsyncIterator
+
+from bot.channels.base import Attachment, ChannelError, Outbound, SendResult
 
 NAME = "webchat"
 
@@ -14,6 +16,8 @@ class WebChatChannel:
     """Wakes the browsers waiting on a contact's conversation when a reply is delivered."""
 
     name = NAME
+    per_chat_interval = 0.0
+    max_text_length = 20_000
 
     def __init__(self) -> None:
         self._waiters: defaultdict[int, set[asyncio.Event]] = defaultdict(set)
@@ -22,6 +26,11 @@ class WebChatChannel:
         """Mark delivered (the row is the transcript) and wake the long polls."""
         self.notify(message.contact_id)
         return SendResult(provider_message_id=f"webchat:{message.outbox_id}")
+
+    async def fetch(self, attachment: Attachment) -> AsyncIterator[bytes]:
+        """Files reach the web chat's cases through the upload page, never as attachments."""
+        raise ChannelError("the web chat has no attachments")
+        yield b""  # pragma: no cover - makes this an async generator
 
     def notify(self, contact_id: int) -> None:
         """Wake every poll waiting on this contact."""

@@ -232,6 +232,16 @@
     else ui.list.append(node);
   }
 
+  // An acknowledged message takes its place in the server's order: a bot question that was
+  // written before the family's message arrived must stay above it.
+  function placeById(li, id) {
+    const later = Array.from(ui.list.querySelectorAll("li.msg[data-id]")).find(
+      (node) => node !== li && Number(node.dataset.id) > id,
+    );
+    if (later) ui.list.insertBefore(li, later);
+    else insertServerNode(li);
+  }
+
   function daySeparator(date) {
     const key = dayKey(date);
     if (key === state.lastDayKey) return null;
@@ -298,8 +308,7 @@
       appendRichText(body, message.text);
     }
     item.el.dataset.id = String(message.id);
-    // Keep it among the server messages, in front of anything still pending.
-    insertServerNode(item.el);
+    placeById(item.el, message.id);
     state.rendered.set(message.id, item.el);
     return true;
   }
@@ -627,11 +636,13 @@
       item.ackedId = Number.isFinite(id) ? id : -1;
       if (Number.isFinite(id)) {
         item.el.dataset.id = String(id);
+        placeById(item.el, id);
         state.rendered.set(id, item.el);
       }
       markSent(item, new Date());
-      groupTimes();
     }
+    refreshOptions();
+    groupTimes();
     // No typing dots if the answer has already arrived through the poll.
     if (!(Number.isFinite(id) && state.lastOutId > id)) showTyping();
   }
