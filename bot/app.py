@@ -26,11 +26,13 @@ from bot.keys import (
     PROCESSOR,
     RENDERER,
     SETTINGS,
+    TIMERS,
     WEBCHAT_CHANNEL,
 )
 from bot.outbox import OutboxDispatcher
 from bot.replies import ReplyWriter
 from bot.settings import Settings
+from bot.timers import TimerService, make_scheduler
 from bot.web import chat
 from bot.web.templating import make_jinja_env
 from storage.db import Database
@@ -121,13 +123,20 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     handler = IntakeHandler(app[RENDERER], ReplyWriter(app[RENDERER], channels),
                             settings.timezone)
     processor = InboundProcessor(database, handler, clock, on_committed=dispatcher.wake)
+    timers = TimerService(database, ReplyWriter(app[RENDERER], channels), clock,
+                          on_committed=dispatcher.wake)
     app[DISPATCHER] = dispatcher
     app[PROCESSOR] = processor
+    app[TIMERS] = timers
     tasks = [
         asyncio.create_task(dispatcher.run(), name="outbox"),
         asyncio.create_task(processor.run(), name="inbound-sweep"),
     ]
+    scheduler = make_scheduler(timers, settings.timer_poll_seconds)
+    scheduler.start()
     yield
+    scheduler.shutdown(wait=False)
+    await processor.close()
     for task in tasks:
         task.cancel()
     for task in tasks:

@@ -161,6 +161,12 @@ class InboundProcessor:
                 event.processed_at = self.clock()
             await uow.commit()
 
+    async def close(self) -> None:
+        """Let in-flight processing finish (each event is one transaction) before shutdown."""
+        pending = [task for task in self._tasks.values() if not task.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=10)
+
     async def sweep(self) -> int:
         """Process contacts with pending events: recovery after a crash or a restart."""
         async with UnitOfWork(self.db, write=False) as uow:

@@ -13,6 +13,7 @@ from bot.i18n.render import Renderer
 from bot.inbound import InboundProcessor
 from bot.outbox import OutboxDispatcher
 from bot.settings import Settings
+from bot.timers import TimerService
 from storage.db import Database
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -25,3 +26,4 @@ WEBCHAT_CHANNEL = web.AppKey("webchat_channel", WebChatChannel)
 PROCESSOR = web.AppKey("processor", InboundProcessor)
 DISPATCHER = web.AppKey("dispatcher", OutboxDispatcher)
 CHANNELS = web.AppKey("channels", dict[str, Channel])
+TIMERS = web.AppKey("timers", TimerService)

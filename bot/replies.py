@@ -23,7 +23,7 @@ class ReplyWriter:
 
     async def queue(
         self, session: AsyncSession, contact: Contact, prompts: Iterable[Prompt], lang: str,
-        now: datetime, *, case_id: int | None = None,
+        now: datetime, *, case_id: int | None = None, extra: dict[str, object] | None = None,
     ) -> list[Message]:
         """Write each prompt as an outgoing message and its delivery row."""
         written: list[Message] = []
@@ -41,7 +41,7 @@ class ReplyWriter:
             repo.add_outbox(
                 session, contact, message,
                 {"text": rendered.text, "options": options, "multiple": rendered.multiple,
-                 "locale": lang},
+                 "locale": lang, "extra": extra or {}},
                 now,
             )
             written.append(message)

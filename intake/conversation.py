@@ -64,6 +64,7 @@ class Conversation:
     history: list[str] = field(default_factory=list)
     consent_version: str | None = None
     resume_phase: Phase | None = None
+    erase_resume: Phase | None = None
     handoff: bool = False
     editing: bool = False
 
@@ -75,6 +76,7 @@ class Conversation:
     def from_json(cls, data: dict[str, Any]) -> Conversation:
         """Rebuild a stored conversation."""
         resume = data.get("resume_phase")
+        erase_resume = data.get("erase_resume")
         return cls(
             phase=Phase(data.get("phase", Phase.LANGUAGE)),
             language=data.get("language"),
@@ -83,6 +85,7 @@ class Conversation:
             history=list(data.get("history", [])),
             consent_version=data.get("consent_version"),
             resume_phase=Phase(resume) if resume else None,
+            erase_resume=Phase(erase_resume) if erase_resume else None,
             handoff=bool(data.get("handoff", False)),
             editing=bool(data.get("editing", False)),
         )
@@ -173,23 +176,28 @@ def handle(conversation: Conversation, message: UserInput, ctx: Context) -> Outc
 
     if text:
         command = match_command(text)
+        if command is Command.BACK and state.phase is Phase.REVIEW and not text.startswith("/"):
+            # At the summary, "edit" / "modifier" mean "change an answer", not "go back".
+            _review_phase(out, UserInput(choice="edit"), "", ctx)
+            return out
         if command is not None:
             _command(out, command)
             return out
-        if SLASH_WORD.match(text):
+        if SLASH_WORD.match(text) and not parse.parse_skip(text, state.locale):
             out.prompts.append(
                 Prompt(Text.of("I do not know the command {command}. Write /help to see "
                                "what you can write.", command=text[:40]))
             )
             out.prompts.extend(_current(state))
             return out
-        language = match_language_name(text)
-        if language is not None and _accepts_language_switch(state):
-            _switch_language(out, language)
-            return out
     if state.handoff:
         out.events.append(ev.MessageForCoordinator())
         return out
+    if text:
+        language = match_language_name(text)
+        if language is not None and _accepts_language_switch(state, text):
+            _switch_language(out, language)
+            return out
     if message.files and not text and message.choice is None and not message.choices:
         if state.phase is Phase.SUBMITTED:
             out.events.append(ev.MessageForCoordinator())
@@ -270,6 +278,7 @@ def _questions_phase(out: Outcome, message: UserInput, text: str, ctx: Context) 
         return
     state.answers[step.key] = result.value
     state.answers = prune(state.answers)
+    state.history = [key for key in state.history if key in state.answers]
     if step.key in state.history:
         state.history.remove(step.key)
     state.history.append(step.key)
@@ -336,8 +345,8 @@ def _confirm_erase_phase(out: Outcome, message: UserInput, text: str, ctx: Conte
             )
         )
     else:
-        state.phase = state.resume_phase or Phase.QUESTIONS
-        state.resume_phase = None
+        state.phase = state.erase_resume or Phase.QUESTIONS
+        state.erase_resume = None
         out.prompts.append(Prompt.say("Nothing has been erased. Let us continue."))
         out.prompts.extend(_current(state))
 
@@ -414,7 +423,7 @@ def _command(out: Outcome, command: Command) -> None:
         out.prompts.extend(_current(state))
     elif command is Command.ERASE:
         if state.phase is not Phase.CONFIRM_ERASE:
-            state.resume_phase = state.phase
+            state.erase_resume = state.phase
         state.phase = Phase.CONFIRM_ERASE
         out.prompts.append(_erase_question())
     elif command is Command.PRICES:
@@ -463,11 +472,20 @@ def _restart(out: Outcome) -> None:
     out.prompts.extend(_current(fresh))
 
 
-def _accepts_language_switch(state: Conversation) -> bool:
-    """A language's name is an answer, not a switch, where languages are the options."""
-    if state.phase is Phase.LANGUAGE:
+def _accepts_language_switch(state: Conversation, text: str) -> bool:
+    """A language's name is an answer, not a switch, where languages are the options; a
+    two-letter code is a country where a country is asked ("FR"), so codes never switch."""
+    if state.phase is Phase.LANGUAGE or len(text.strip()) <= 3:
         return False
-    return not (state.phase is Phase.QUESTIONS and state.step == "report_language")
+    if state.phase is Phase.QUESTIONS and state.step:
+        step = STEP_BY_KEY[state.step]
+        if step.kind is StepKind.COUNTRY or _is_language_step(step):
+            return False
+    return True
+
+
+def _is_language_step(step: Step) -> bool:
+    return bool(step.options) and all(option.key in LANGUAGES for option in step.options)
 
 
 def _switch_language(out: Outcome, language: str) -> None:
@@ -511,19 +529,27 @@ def _read_answer(
                 return parse.Valid(message.choice == "yes")
             return parse.Valid(message.choice)
         return parse.Invalid(Text.of("Please choose one of the options."))
-    if step.optional and text and parse.parse_skip(text, out.conversation.locale):
-        return parse.Valid(None)
+    if text and parse.parse_skip(text, out.conversation.locale):
+        if step.optional:
+            return parse.Valid(None)
+        return parse.Invalid(Text.of(
+            "This question cannot be skipped: the specialists need the answer."))
     if not text:
         return parse.Invalid(Text.of("Please write your answer in words."))
     language = out.conversation.locale
     kind = step.kind
     result: parse.Parsed[Any]
     if kind is StepKind.CHOICE:
-        result = parse.parse_choice(text, _synonyms(step.options, out, ctx))
+        named = match_language_name(text) if _is_language_step(step) else None
+        result = (
+            parse.Valid(named) if named is not None
+            else parse.parse_choice(text, _synonyms(step.options, out, ctx))
+        )
     elif kind is StepKind.MULTI:
-        result = parse.parse_multi_choice(
+        multi = parse.parse_multi_choice(
             text, _synonyms(step.options, out, ctx), exclusive=step.exclusive
         )
+        result = parse.Valid(list(multi.value)) if isinstance(multi, parse.Valid) else multi
     elif kind is StepKind.YES_NO:
         result = parse.parse_yes_no(text, language)
     elif kind is StepKind.DATE:

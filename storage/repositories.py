@@ -227,3 +227,14 @@ async def cancel_timers(session: AsyncSession, case_id: int, now: datetime,
     if kinds is not None:
         query = query.where(Timer.kind.in_(kinds))
     await session.execute(query.values(cancelled_at=now))
+
+
+async def delete_case_documents(session: AsyncSession, case_id: int) -> list[str]:
+    """Remove a case's document rows; returns their storage keys for the file store."""
+    from storage.tables import Document
+
+    rows = list((await session.execute(
+        select(Document).where(Document.case_id == case_id))).scalars())
+    for row in rows:
+        await session.delete(row)
+    return [row.storage_key for row in rows]

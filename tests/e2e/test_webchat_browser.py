@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Request, Route, expect
 
 from tests.e2e.browser import new_phone_page, open_browser, screenshot
 
@@ -32,6 +34,18 @@ async def open_chat(page: Page, base_url: str) -> None:
 async def wait_for_more(page: Page, selector: str, than: int) -> None:
     """Wait until more than `than` elements match (the bot may answer with several messages)."""
     await expect(page.locator(selector).nth(than)).to_be_attached()
+
+
+async def settle(page: Page) -> None:
+    """Wait until the bot has finished answering: nothing pending, nothing new for a moment."""
+    seen = -1
+    for _ in range(50):
+        count = await page.locator("#messages > li").count()
+        busy = await page.locator("#messages .msg--pending").count()
+        if count == seen and not busy:
+            return
+        seen = count
+        await page.wait_for_timeout(600)
 
 
 async def answer_with_a_button(page: Page) -> None:
@@ -74,6 +88,7 @@ async def test_family_answers_by_buttons_and_text_and_finds_it_all_after_reload(
         await expect(page.locator("html")).to_have_attribute("lang", "en")
 
         for _ in range(3):
+            await settle(page)
             if not await page.locator(LIVE_CHOICES).count():
                 break
             await answer_with_a_button(page)
@@ -90,6 +105,7 @@ async def test_family_answers_by_buttons_and_text_and_finds_it_all_after_reload(
         # Older questions keep their buttons, inactive.
         await expect(page.locator("#messages .options--past .option").first).to_be_disabled()
 
+        await settle(page)
         before = await page.locator("#messages > li.msg .msg__text").all_inner_texts()
         await page.reload()
         await wait_for_more(page, "#messages > li.msg", len(before) - 1)
@@ -155,3 +171,93 @@ async def test_message_typed_while_offline_is_sent_once_when_the_connection_retu
         await wait_for_more(page, BOT, bots)
         await expect(sent).to_have_count(1)
         await screenshot(page, "webchat-offline-delivered")
+
+
+async def test_page_keeps_server_order_escapes_text_and_retries_with_the_same_client_id(
+    live_server: str,
+) -> None:
+    """The API is scripted here (page.route), to pin down races the real bot rarely produces."""
+    released = asyncio.Event()
+    posts: list[dict[str, Any]] = []
+    polls = 0
+    question = {
+        "id": 1,
+        "direction": "out",
+        "multiple": False,
+        "text": 'Which language? <img src="x" onerror="window.hacked=1">\nhttps://example.org/help.',
+        "options": [{"key": "en", "label": "English"}, {"key": "fr", "label": "Français"}],
+        "created_at": "2026-03-02T09:00:00+00:00",
+    }
+    later_question = {
+        "id": 2,
+        "direction": "out",
+        "multiple": False,
+        "text": "Who is writing to us?",
+        "options": [{"key": "patient", "label": "The patient"}],
+        "created_at": "2026-03-02T09:01:00+00:00",
+    }
+    own = {
+        "id": 3,
+        "direction": "in",
+        "multiple": False,
+        "text": "My question",
+        "options": [],
+        "created_at": "2026-03-02T09:01:01+00:00",
+    }
+
+    async def answer(route: Route, request: Request) -> None:
+        nonlocal polls
+        if request.method == "POST":
+            posts.append(request.post_data_json or {})
+            if len(posts) == 1:  # the first attempt fails: the page must retry, same client_id
+                await route.fulfill(status=503, json={"error": "busy"})
+            else:
+                await route.fulfill(status=202, json={"accepted": True, "id": 3})
+            return
+        polls += 1
+        batch: list[dict[str, Any]] = []
+        if polls == 1:
+            batch = [question]
+        elif polls == 2:
+            # The bot's next question reaches the page only after the family's own message
+            # (id 3) was acknowledged, although the server wrote the question first (id 2).
+            await released.wait()
+            batch = [later_question, own]
+        else:
+            await asyncio.sleep(0.5)
+        await route.fulfill(json={"messages": batch, "lang": "en", "dir": "ltr"})
+
+    async with open_browser() as browser:
+        page = await new_phone_page(browser, "en-GB")
+        await page.route("**/chat/api/messages*", answer)
+        await open_chat(page, live_server)
+
+        bubble = page.locator(BOT).first
+        await expect(bubble).to_contain_text('<img src="x" onerror="window.hacked=1">')
+        assert await bubble.locator("img").count() == 0
+        link = bubble.get_by_role("link")
+        await expect(link).to_have_attribute("href", "https://example.org/help")
+        await expect(link).to_have_attribute("rel", re.compile("noopener"))
+
+        box = page.get_by_role("textbox")
+        await box.fill("My question")
+        await box.press("Enter")
+        await expect(page.locator("#messages .msg--pending")).to_have_count(0, timeout=10_000)
+        assert len(posts) == 2
+        assert posts[0] == posts[1] == {"client_id": posts[0]["client_id"], "text": "My question"}
+        assert re.fullmatch(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+            posts[0]["client_id"],
+        )
+
+        released.set()
+        await expect(page.locator('#messages > li[data-id="2"]')).to_be_attached()
+        ids = await page.locator("#messages > li.msg").evaluate_all(
+            "nodes => nodes.map(n => n.dataset.id)"
+        )
+        assert ids == ["1", "2", "3"]
+        await expect(page.locator(FAMILY)).to_have_count(1)
+        # The family's message came after the second question, so it answered it.
+        await expect(page.get_by_role("button", name="The patient")).to_be_disabled()
+        assert await page.evaluate("window.hacked") is None
+        await screenshot(page, "webchat-scripted-order-and-escaping")

@@ -277,14 +277,16 @@
 
   function renderServerMessage(message) {
     const date = parseDate(message.created_at);
-    const separator = daySeparator(date);
-    if (separator) insertServerNode(separator);
     const li = messageNode(message.direction, message.text, date);
     li.dataset.id = String(message.id);
     if (message.direction !== "in" && Array.isArray(message.options) && message.options.length) {
       li.append(optionsNode(message.options, Boolean(message.multiple)));
     }
-    insertServerNode(li);
+    // By id, not by arrival: the family's own message may already be shown (acknowledged) with
+    // a higher id than a bot message the server delivers only now.
+    placeById(li, message.id);
+    const separator = daySeparator(date);
+    if (separator) ui.list.insertBefore(separator, li);
     state.rendered.set(message.id, li);
     return li;
   }
@@ -322,6 +324,8 @@
       body.textContent = "";
       appendRichText(body, message.text);
     }
+    const time = li.querySelector(".msg__time");
+    if (time && message.created_at) time.replaceWith(timeNode(parseDate(message.created_at)));
   }
 
   function renderBatch(messages) {
@@ -469,7 +473,9 @@
     );
     if (exact.length || group.dataset.multiple !== "true") return exact.slice(0, 1);
     const parts = answer.split(/\s*(?:[,،;、\n]|\s(?:and|et|en|и|ve|و)\s)\s*/).map(normalize);
-    return buttons.filter((b) => parts.includes(normalize(b.dataset.label)) || parts.includes(normalize(b.dataset.key)));
+    return buttons.filter(
+      (b) => parts.includes(normalize(b.dataset.label)) || parts.includes(normalize(b.dataset.key)),
+    );
   }
 
   // Only the last bot message's choices are live, and only until the family has answered it.
@@ -670,7 +676,14 @@
     if (!Array.isArray(saved)) return;
     for (const entry of saved) {
       if (!entry || !entry.body || !entry.body.client_id) continue;
-      const item = { body: entry.body, display: String(entry.display || ""), kind: entry.kind, failures: 0, ackedId: null, el: null };
+      const item = {
+        body: entry.body,
+        display: String(entry.display || ""),
+        kind: entry.kind,
+        failures: 0,
+        ackedId: null,
+        el: null,
+      };
       item.el = pendingNode(item);
       ui.list.append(item.el);
       state.outbox.push(item);

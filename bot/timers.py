@@ -1,0 +1,173 @@
+"""Timers are rows, APScheduler is the clock: due reminders and SLA alerts fire once.
+
+Any number of workers may run `fire_due`: on PostgreSQL each claims rows with
+`FOR UPDATE SKIP LOCKED`; on SQLite the single process serialises writers. APScheduler only
+decides *when* to look (an interval job plus the daily retention purge); it keeps no state
+of its own, so a restart loses nothing and a timer due during downtime fires on start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import select
+
+from bot.clock import Clock
+from bot.i18n.render import isolate
+from bot.replies import ReplyWriter
+from intake.case import CaseStatus, is_terminal
+from intake.checklist import ReceivedDocument, ItemKind, checklist_for, missing_items
+from intake.deadlines import Audience, SlaKind
+from intake.prompts import Lines, Prompt, Text
+from storage import repositories as repo
+from storage.db import Database
+from storage.tables import Case, Contact, Document, Timer
+from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+
+
+class TimerService:
+    """Fires due timers: family reminders go to the outbox, SLA alerts to the inbox."""
+
+    def __init__(
+        self, db: Database, writer: ReplyWriter, clock: Clock, *, on_committed: object = None,
+        retention_days: int = 365,
+    ) -> None:
+        self.db = db
+        self.writer = writer
+        self.clock = clock
+        self.on_committed = on_committed if callable(on_committed) else (lambda: None)
+        self.retention = timedelta(days=retention_days)
+
+    async def fire_due(self) -> int:
+        """Fire every timer due now; returns how many fired."""
+        fired = 0
+        while True:
+            count = await self._fire_batch()
+            fired += count
+            if count < BATCH:
+                break
+        if fired:
+            self.on_committed()
+        return fired
+
+    async def _fire_batch(self) -> int:
+        now = self.clock()
+        async with UnitOfWork(self.db) as uow:
+            session = uow.session
+            query = (
+                select(Timer)
+                .where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None),
+                       Timer.due_at <= now)
+                .order_by(Timer.due_at, Timer.id)
+                .limit(BATCH)
+            )
+            if self.db.is_sqlite is False:
+                query = query.with_for_update(skip_locked=True)
+            timers = list((await session.execute(query)).scalars())
+            for timer in timers:
+                timer.fired_at = now
+                if timer.audience == Audience.FAMILY:
+                    await self._remind_family(uow, timer, now)
+                else:
+                    log.warning("sla alert due", extra={"case_id": timer.case_id,
+                                                        "kind": timer.kind,
+                                                        "timer_id": timer.id})
+            await uow.commit()
+        return len(timers)
+
+    async def _remind_family(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:
+        session = uow.session
+        case = await session.get(Case, timer.case_id) if timer.case_id else None
+        contact = await session.get(Contact, timer.contact_id) if timer.contact_id else None
+        if case is None or contact is None or is_terminal(case.status):
+            return
+        if timer.kind == SlaKind.FOLLOW_UP_ENDS and case.status == CaseStatus.FOLLOW_UP:
+            repo.change_status(session, case, CaseStatus.CLOSED, "system", now)
+            case.closed_at = now
+        if contact.reminders_off or contact.blocked_at is not None:
+            return
+        prompt = await self._reminder(session, timer, case)
+        if prompt is None:
+            return
+        await self.writer.queue(session, contact, [prompt], case.language, now,
+                                case_id=case.id,
+                                extra={"template": "reminder",
+                                       "variables": {"1": case.reference}})
+
+    async def _reminder(self, session: object, timer: Timer, case: Case) -> Prompt | None:
+        reference = isolate(case.reference, case.language)
+        kind = timer.kind
+        if kind == SlaKind.DOCUMENTS_REMINDER:
+            documents = (await session.execute(  # type: ignore[attr-defined]
+                select(Document).where(Document.case_id == case.id)
+            )).scalars()
+            received = [ReceivedDocument(ItemKind(d.kind), d.is_dicom, d.valid)
+                        for d in documents if d.kind in ItemKind._value2member_map_]
+            missing = missing_items(checklist_for(case.answers), received, case.answers,
+                                    required_only=True)
+            if not missing:
+                return None
+            return Prompt(Text.of(
+                "A reminder about your request {reference}: we are still waiting for these "
+                "documents:\n{items}\nThe specialists can only start once the file is complete.",
+                reference=reference,
+                items=Lines(tuple(Text.of("\u2022 {label}", label=i.label) for i in missing))))
+        if kind == SlaKind.UPLOAD_LINK_EXPIRING:
+            return Prompt(Text.of(
+                "Your secure upload link for request {reference} expires tomorrow. Write "
+                "\u201cnew link\u201d if you need another one.", reference=reference))
+        if kind == SlaKind.UPLOAD_LINK_EXPIRED:
+            return Prompt(Text.of(
+                "Your upload link for request {reference} has expired. Write \u201cnew link\u201d "
+                "to receive a new one.", reference=reference))
+        if kind == SlaKind.VIDEO_CONSULTATION_REMINDER:
+            return Prompt(Text.of(
+                "A reminder: your video consultation for request {reference} is coming up. "
+                "Your coordinator has sent you the details.", reference=reference))
+        if kind == SlaKind.FOLLOW_UP_ENDING:
+            return Prompt(Text.of(
+                "The 30-day follow-up period of your request {reference} ends soon. If you have "
+                "questions about the opinion, please write to us now.", reference=reference))
+        if kind == SlaKind.FOLLOW_UP_ENDS:
+            return Prompt(Text.of(
+                "The follow-up period of your request {reference} has ended. Thank you for "
+                "your trust.", reference=reference))
+        return None
+
+    async def purge_closed_cases(self) -> int:
+        """Retention: closed and withdrawn cases older than the retention are emptied."""
+        now = self.clock()
+        async with UnitOfWork(self.db) as uow:
+            session = uow.session
+            query = select(Case).where(
+                Case.status.in_((CaseStatus.CLOSED, CaseStatus.WITHDRAWN)),
+                Case.closed_at < now - self.retention,
+            )
+            cases = list((await session.execute(query)).scalars())
+            for case in cases:
+                repo.change_status(session, case, CaseStatus.ERASED, "retention", now)
+                case.answers = {}
+                case.routing = None
+                await repo.delete_case_documents(session, case.id)
+            await uow.commit()
+        if cases:
+            log.info("retention purge", extra={"count": len(cases)})
+        return len(cases)
+
+
+def make_scheduler(service: TimerService, poll_seconds: float) -> AsyncIOScheduler:
+    """The clock: an interval job for due timers and a nightly retention purge."""
+    scheduler = AsyncIOScheduler(
+        timezone="UTC",
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    scheduler.add_job(service.fire_due, "interval", seconds=poll_seconds, id="timers",
+                      next_run_time=service.clock())
+    scheduler.add_job(service.purge_closed_cases, "cron", hour=3, minute=17, id="retention")
+    return scheduler
