@@ -53,7 +53,9 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str = ".env") -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: str = ".env"
+    ) -> Settings:
         """Read the variables of DESIGN.md; the process environment wins over `.env`."""
         values: dict[str, str] = {
             k: v for k, v in dotenv_values(env_file).items() if v is not None

@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.i18n.render import isolate
 from bot.replies import ReplyWriter
 from intake.case import CaseStatus, is_terminal
-from intake.checklist import ReceivedDocument, ItemKind, checklist_for, missing_items
+from intake.checklist import ItemKind, ReceivedDocument, checklist_for, missing_items
 from intake.deadlines import Audience, SlaKind
 from intake.prompts import Lines, Prompt, Text
 from storage import repositories as repo

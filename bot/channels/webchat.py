@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-
 from collections.abc import AsyncIterator
 
 from bot.channels.base import Attachment, ChannelError, Outbound, SendResult

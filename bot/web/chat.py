@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.channels.base import Inbound
 from bot.channels.webchat import NAME as WEBCHAT
 from bot.i18n.negotiate import from_accept_language, text_direction
-from bot.keys import CATALOGS, JINJA, PROCESSOR, RENDERER, SETTINGS, WEBCHAT_CHANNEL, DATABASE
+from bot.keys import CATALOGS, DATABASE, JINJA, PROCESSOR, RENDERER, SETTINGS, WEBCHAT_CHANNEL
 from bot.web.templating import render_page
 from intake.prompts import Text
 from storage.tables import Contact, Message, OutboxItem
