@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -277,7 +277,8 @@ class TelegramChannel:
         """Parse an update addressed to this bot."""
         return parse_update(update, self.bot_id)
 
-    def _timeouts(self) -> dict[str, float]:
+    def timeouts(self) -> dict[str, float]:
+        """Per-call timeouts for Bot API requests (tests shorten `request_timeout`)."""
         timeout = self.request_timeout
         return {"read_timeout": timeout, "write_timeout": timeout, "connect_timeout": timeout}
 
@@ -301,7 +302,7 @@ class TelegramChannel:
                 sent = await self.bot.send_message(
                     chat_id=chat_id, text=part,
                     reply_markup=markup if number == len(parts) else None,
-                    **self._timeouts(),
+                    **self.timeouts(),
                 )
         except TelegramError as error:
             raise channel_error(error) from error
@@ -312,14 +313,53 @@ class TelegramChannel:
         if attachment.size is not None and attachment.size > DOWNLOAD_LIMIT:
             raise ChannelError("file over the Bot API download limit", permanent=True)
         try:
-            file = await self.bot.get_file(attachment.ref, **self._timeouts())
+            file = await self.bot.get_file(attachment.ref, **self.timeouts())
             if file.file_size is not None and file.file_size > DOWNLOAD_LIMIT:
                 raise ChannelError("file over the Bot API download limit", permanent=True)
-            data = await file.download_as_bytearray(**self._timeouts())
+            data = await file.download_as_bytearray(**self.timeouts())
         except TelegramError as error:
             raise channel_error(error) from error
         for start in range(0, len(data), CHUNK_BYTES):
             yield bytes(data[start:start + CHUNK_BYTES])
+
+    async def accept(
+        self, update: Update, receive: Callable[[Inbound], Awaitable[Any]]
+    ) -> None:
+        """Store what an update says (durable, deduplicated by `receive`), then settle a
+        tapped button in the background: the caller's answer never waits for those calls."""
+        inbound = self.parse(update)
+        created = False
+        if inbound is not None:
+            receipt = await receive(inbound)
+            created = bool(receipt.created)
+        if update.callback_query is not None:
+            self.spawn(self.settle_callback(update.callback_query, created))
+
+    async def settle_callback(self, query: CallbackQuery, created: bool) -> None:
+        """Stop the button's progress bar; tick a toggled option or mark an answered keyboard."""
+        try:
+            await self.bot.answer_callback_query(query.id, **self.timeouts())
+        except TelegramError as error:  # too old, or answered for an earlier delivery
+            log.info("telegram callback not answered", extra={"error": type(error).__name__})
+        parsed = parse_callback_data(query.data)
+        message = query.message
+        if parsed is None or not isinstance(message, Message) or message.reply_markup is None:
+            return
+        kind, key = parsed
+        markup: InlineKeyboardMarkup | None = None
+        if kind == TOGGLE:
+            markup = toggled(message.reply_markup, key)
+        elif kind in (CHOOSE, DONE) and created:
+            markup = answered(message.reply_markup, str(query.data))
+        if markup is None:
+            return
+        try:
+            await self.bot.edit_message_reply_markup(
+                chat_id=message.chat.id, message_id=message.message_id, reply_markup=markup,
+                **self.timeouts(),
+            )
+        except TelegramError as error:
+            log.info("telegram keyboard not updated", extra={"error": type(error).__name__})
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a follow-up Bot API call in the background, keeping a reference to it."""

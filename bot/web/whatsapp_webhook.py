@@ -7,6 +7,7 @@ inbound messages are stored durably (deduplicated on `MessageSid`) before Twilio
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -47,14 +48,17 @@ async def _signed_form(request: web.Request) -> MultiDictProxy[str]:
     if request.content_type != FORM:
         raise web.HTTPUnsupportedMediaType(text="form-encoded body expected")
     form = await request.post()
-    params = MultiDictProxy(form) if all(isinstance(v, str) for v in form.values()) else None
+    # A form-encoded body holds only strings; anything else was not sent by Twilio.
+    params = cast("MultiDictProxy[str]", form)
+    if not all(isinstance(value, str) for value in form.values()):
+        raise web.HTTPForbidden(text="invalid signature")
     # Twilio signs the public URL, not the one we listen on (TLS proxies, port mapping).
     url = settings.base_url + str(request.rel_url)
     validator = RequestValidator(settings.twilio_auth_token)
-    if params is None or not validator.validate(url, params, signature):
+    if not validator.validate(url, params, signature):
         log.warning("whatsapp webhook signature rejected", extra={"channel": NAME})
         raise web.HTTPForbidden(text="invalid signature")
-    return params  # type: ignore[return-value]
+    return params
 
 
 @routes.post("/webhooks/whatsapp")
