@@ -25,7 +25,6 @@ from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
-    NetworkError,
     RetryAfter,
     TelegramError,
 )
@@ -187,7 +186,8 @@ def toggled(markup: InlineKeyboardMarkup, key: str) -> InlineKeyboardMarkup:
         for button in row:
             text = button.text
             if button.callback_data == f"{TOGGLE}:{key}":
-                text = text.removeprefix(SELECTED) if text.startswith(SELECTED) else SELECTED + text
+                ticked = text.startswith(SELECTED)
+                text = text.removeprefix(SELECTED) if ticked else SELECTED + text
             new_row.append(InlineKeyboardButton(text, callback_data=button.callback_data))
         rows.append(new_row)
     return InlineKeyboardMarkup(rows)
