@@ -12,9 +12,10 @@ from sqlalchemy import select
 from bot.channels.base import Inbound
 from bot.clock import Clock
 from bot.handlers.intake import IntakeHandler
+from intake.prompts import Prompt
 from storage import repositories as repo
 from storage.db import Database
-from storage.tables import InboundEvent, Message
+from storage.tables import Contact, InboundEvent, Message
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -157,8 +158,20 @@ class InboundProcessor:
             event.attempts += 1
             event.error = reason[:200]
             if event.attempts >= MAX_ATTEMPTS:
-                # Kept, visible to coordinators, no longer blocking the contact's queue.
-                event.processed_at = self.clock()
+                # Kept, visible to coordinators, no longer blocking the contact's queue; the
+                # family is told rather than left waiting.
+                now = self.clock()
+                event.processed_at = now
+                contact = await uow.session.get(Contact, event.contact_id)
+                if contact is not None:
+                    contact.needs_human = True
+                    contact.unread += 1
+                    await self.handler.writer.queue(
+                        uow.session, contact, [Prompt.say(
+                            "Sorry, we could not process your last message. A coordinator "
+                            "has been notified and will answer you here.")],
+                        contact.locale or "en", now,
+                    )
             await uow.commit()
 
     async def close(self) -> None:

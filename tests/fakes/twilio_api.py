@@ -54,9 +54,9 @@ class FakeTwilio:
     media_downloads: list[str] = field(default_factory=list)
     deleted_media: list[str] = field(default_factory=list)
     unauthorized: int = 0
-    _failures: deque[Failure] = field(default_factory=deque)
-    _server: TestServer | None = None
-    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _failures: deque[Failure] = field(default_factory=deque, init=False, repr=False)
+    _server: TestServer | None = field(default=None, init=False, repr=False)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     async def __aenter__(self) -> FakeTwilio:
         app = web.Application()
@@ -209,7 +209,7 @@ async def sign_and_post(
     url = public_base_url.rstrip("/") + path
     headers = {}
     if sign:
-        computed = RequestValidator(auth_token).compute_signature(url, _multi(items))
+        computed = RequestValidator(auth_token).compute_signature(url, _MultiParams(items))
         headers["X-Twilio-Signature"] = signature if signature is not None else computed
     if isinstance(client_or_url, str):
         async with ClientSession() as session, session.post(
@@ -220,7 +220,7 @@ async def sign_and_post(
     return response.status, await response.text()
 
 
-class _multi(dict[str, list[str]]):
+class _MultiParams(dict[str, list[str]]):
     """The `getall` RequestValidator uses for repeated parameters."""
 
     def __init__(self, items: list[tuple[str, str]]) -> None:
