@@ -146,6 +146,18 @@ def split_text(text: str, limit: int = BODY_LIMIT) -> list[str]:
     return parts
 
 
+def render_text(message: Outbound, translate: Translate) -> str:
+    """The message as plain text: options numbered (shared helper), with how to answer."""
+    if not message.options:
+        return message.text
+    prompt = RenderedPrompt(
+        message.text, tuple(RenderedOption(o.key, o.label) for o in message.options),
+        message.multiple,
+    )
+    hint = ANSWER_WITH_NUMBERS if message.multiple else ANSWER_WITH_NUMBER
+    return numbered_text(prompt) + "\n\n" + translate(message.locale, hint)
+
+
 # -- the Twilio HTTP client ----------------------------------------------------------------
 
 
@@ -275,17 +287,6 @@ class WhatsAppChannel:
         # Only an optimisation: after a restart a retry re-sends (at-least-once).
         self._progress: OrderedDict[int, tuple[int, str]] = OrderedDict()
 
-    def render(self, message: Outbound) -> str:
-        """The message as plain text: options numbered, with how to answer."""
-        if not message.options:
-            return message.text
-        prompt = RenderedPrompt(
-            message.text, tuple(RenderedOption(o.key, o.label) for o in message.options),
-            message.multiple,
-        )
-        hint = ANSWER_WITH_NUMBERS if message.multiple else ANSWER_WITH_NUMBER
-        return numbered_text(prompt) + "\n\n" + self.translate(message.locale, hint)
-
     async def send(self, message: Outbound) -> SendResult:
         """Deliver as free-form text within the window, as a template outside it, or hold."""
         plan = policy.whatsapp_delivery(
@@ -301,7 +302,7 @@ class WhatsAppChannel:
                 status_callback=callback,
             )
             return SendResult(provider_message_id=sid)
-        parts = split_text(self.render(message))
+        parts = split_text(render_text(message, self.translate))
         if not parts:
             raise ChannelError("empty message", permanent=True)
         done, sid = self._progress.get(message.outbox_id, (0, ""))

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Inbound
 from bot.handlers.case_replies import CaseReplies
+from bot.i18n.detect import detect_language_async
 from bot.i18n.render import Renderer
 from bot.replies import ReplyWriter
 from intake import events as ev
@@ -58,7 +59,7 @@ class IntakeHandler:
         if row is None:
             row = ConversationRow(contact_id=contact.id, state={}, updated_at=now)
             session.add(row)
-            outcome = start(contact.locale or contact.locale_hint)
+            outcome = start(await self._first_language(contact, inbound))
             if _answers_language_question(inbound):
                 outcome = handle(outcome.conversation, message, ctx)
         elif inbound.start and not inbound.text:
@@ -90,6 +91,16 @@ class IntakeHandler:
             session, contact, prompts, state.locale, now,
             case_id=case.id if case is not None else None,
         )
+
+    async def _first_language(self, contact: Contact, inbound: Inbound) -> str | None:
+        """Explicit choice, then the client's language setting, then the text itself; a
+        WhatsApp number's country is a weaker hint than the words the family wrote."""
+        detected = await detect_language_async(inbound.text) if inbound.text else None
+        if contact.locale:
+            return contact.locale
+        if contact.channel == "whatsapp":
+            return detected or contact.locale_hint
+        return contact.locale_hint or detected
 
     async def _apply(
         self, session: AsyncSession, contact: Contact, row: ConversationRow, case: Case | None,
