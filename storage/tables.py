@@ -286,3 +286,38 @@ class AuditEntry(Base):
     contact_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UploadSession(Base):
+    """One file arriving for a case (a tus upload or a chat attachment): its encrypted parts.
+
+    `parts` lists the stored parts in order, each `{"key", "size"}`; `offset` is the sum of
+    their sizes (tus' committed offset). `id` is random and server-made: it appears in the
+    upload URL and never derives from the family's file name.
+    """
+
+    __tablename__ = "upload_sessions"
+    __table_args__ = (
+        Index("ix_upload_sessions_case_status", "case_id", "status"),
+        UniqueConstraint("source_ref", name="uq_upload_sessions_source_ref"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(8), default="upload")
+    source_ref: Mapped[str | None] = mapped_column(String(128))
+    filename: Mapped[str] = mapped_column(String(255))
+    relative_path: Mapped[str | None] = mapped_column(String(512))
+    item: Mapped[str | None] = mapped_column(String(32))
+    filetype: Mapped[str | None] = mapped_column(String(128))
+    batch: Mapped[str | None] = mapped_column(String(32))
+    length: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    status: Mapped[str] = mapped_column(String(12), default="uploading")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -213,15 +213,23 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _fitting(text: str, limit: int) -> int:
+    """How many characters of `text` fit in `limit` UTF-16 code units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
 def split_text(text: str, limit: int) -> list[str]:
     """Cut an over-long text at paragraph, line or word breaks into parts Telegram accepts."""
     parts: list[str] = []
     while utf16_length(text) > limit:
-        head = text[:limit]
-        while utf16_length(head) > limit:
-            head = head[:-1]
-        cut = max(head.rfind("\n\n"), head.rfind("\n"), head.rfind(" "))
-        cut = cut if cut > limit // 2 else len(head)
+        head = text[:_fitting(text, limit)]
+        cut = next((at for at in (head.rfind(b) for b in ("\n\n", "\n", " "))
+                    if at > len(head) // 2), len(head))
         parts.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     parts.append(text)

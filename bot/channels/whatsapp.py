@@ -133,6 +133,9 @@ def split_text(text: str, limit: int = BODY_LIMIT) -> list[str]:
         if fit == len(rest):
             parts.append(rest)
             break
+        if rest[0].isspace():
+            rest = rest.lstrip()
+            continue
         cut = _break_at(rest[: fit + 1], fit)
         if cut is None:
             cut = _hard_cut(rest, fit)
@@ -184,7 +187,7 @@ class TwilioHttpClient(AsyncTwilioHttpClient):
         super().__init__(logger=_TWILIO_HTTP_LOG)
         self.base_url = base_url.rstrip("/") if base_url else None
 
-    async def request(  # type: ignore[override]
+    async def request(
         self, method: str, url: str, params: dict[str, object] | None = None,
         data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None, timeout: float | None = None,
@@ -265,6 +268,9 @@ class WhatsAppChannel:
     merge_replies = True
     max_text_length = BODY_LIMIT
     per_chat_interval = 0.2
+    # Twilio does not promise that separately created messages arrive in order; a pause
+    # between the parts of a split text keeps them in reading order in practice.
+    part_interval = 0.5
 
     def __init__(
         self, client: Client, media: aiohttp.ClientSession, *, sender: str,
@@ -307,6 +313,8 @@ class WhatsAppChannel:
             raise ChannelError("empty message", permanent=True)
         done, sid = self._progress.get(message.outbox_id, (0, ""))
         for index in range(done, len(parts)):
+            if index > done:
+                await asyncio.sleep(self.part_interval)
             sid = await self._create(
                 to=message.external_id, body=parts[index], status_callback=callback
             )

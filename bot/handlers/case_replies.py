@@ -90,7 +90,7 @@ class CaseReplies:
 
     def status(self, case: Case) -> Prompt:
         """Where the family's case stands."""
-        return Prompt(Text.of("Your request {reference}: {status}.", reference=case.reference,
+        return Prompt(Text.of("Your request {reference}: {status}.", reference=isolate(case.reference, case.language),
                               status=status_label(CaseStatus(case.status))))
 
     def new_link_requested(self) -> Prompt:

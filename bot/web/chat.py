@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from bot.channels.base import Inbound
 from bot.channels.webchat import NAME as WEBCHAT
@@ -17,7 +17,7 @@ from bot.i18n.negotiate import from_accept_language, text_direction
 from bot.keys import CATALOGS, DATABASE, JINJA, PROCESSOR, RENDERER, SETTINGS, WEBCHAT_CHANNEL
 from bot.web.templating import render_page
 from intake.prompts import Text
-from storage.tables import Contact, Message, OutboxItem
+from storage.tables import Contact, InboundEvent, Message, OutboxItem
 from storage.unit_of_work import UnitOfWork
 
 COOKIE = "chat_session"
@@ -153,21 +153,23 @@ async def poll_messages(request: web.Request) -> web.Response:
         contact_id = contact.id
     deadline = time.monotonic() + wait
     while True:
-        messages, lang = await _delivered(request, contact_id, after)
+        messages, lang, busy = await _delivered(request, contact_id, after)
         remaining = deadline - time.monotonic()
         if messages or remaining <= 0:
             break
         # Woken at once in this process; the 1 s cap covers replies sent by another worker.
         await request.app[WEBCHAT_CHANNEL].wait(contact_id, min(1.0, remaining))
     return web.json_response(
-        {"messages": messages, "lang": lang, "dir": text_direction(lang)},
+        {"messages": messages, "lang": lang, "dir": text_direction(lang), "busy": busy},
         headers={"Cache-Control": "no-store"},
     )
 
 
 async def _delivered(
     request: web.Request, contact_id: int, after: int
-) -> tuple[list[dict[str, Any]], str]:
+) -> tuple[list[dict[str, Any]], str, bool]:
+    """The delivered transcript after `after`, the language, and whether replies are still
+    on their way (an unprocessed message, or an undelivered reply: the page shows typing)."""
     async with UnitOfWork(request.app[DATABASE], write=False) as uow:
         session = uow.session
         contact = await session.get(Contact, contact_id)
@@ -180,6 +182,12 @@ async def _delivered(
             .limit(200)
         )
         rows = (await session.execute(query)).all()
+        busy = bool(await session.scalar(select(
+            exists().where(InboundEvent.contact_id == contact_id,
+                           InboundEvent.processed_at.is_(None))
+            | exists().where(OutboxItem.contact_id == contact_id,
+                             OutboxItem.status.in_(("pending", "sending")))
+        )))
     # Only the delivered prefix: the cursor must never pass a reply still in the outbox.
     visible: list[Message] = []
     for message, status in rows:
@@ -196,4 +204,4 @@ async def _delivered(
             "created_at": m.created_at.isoformat(),
         }
         for m in visible
-    ], lang
+    ], lang, busy

@@ -198,7 +198,7 @@ class FakeTelegram:
 
     async def _get_updates(self, params: dict[str, Any]) -> Any:
         offset = int(params.get("offset") or 0)
-        deadline = time.monotonic() + min(float(params.get("timeout") or 0), 1.0)
+        deadline = time.monotonic() + min(float(params.get("timeout") or 0), 0.5)
         while True:
             ready = [u for u in self.updates if u["update_id"] >= offset]
             if ready or time.monotonic() >= deadline:

@@ -166,11 +166,10 @@ def test_a_service_message_is_not_stored() -> None:
 
 
 def test_an_update_we_did_not_ask_for_is_not_stored() -> None:
-    poll = {"id": "p", "question": "?", "options": [], "total_voter_count": 0,
-            "is_closed": False, "is_anonymous": True, "type": "regular",
-            "allows_multiple_answers": False, "allows_revoting": False}
+    answer = {"poll_id": "p", "user": user(), "option_ids": [0],
+              "option_persistent_ids": ["a"]}
 
-    assert parse(poll=poll) is None
+    assert parse(poll_answer=answer) is None
 
 
 def test_a_tapped_single_choice_becomes_the_choice() -> None:
@@ -269,6 +268,14 @@ def test_long_texts_are_cut_at_paragraphs_within_the_limit() -> None:
     assert len(parts) > 1 and all(utf16_length(p) <= 4096 for p in parts)
     assert "".join(parts).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace(
         "\n", "")
+
+
+def test_a_paragraph_break_wins_over_a_later_space() -> None:
+    text = "a" * 3000 + "\n\n" + "b " * 1000
+
+    parts = split_text(text, 4096)
+
+    assert parts == ["a" * 3000, ("b " * 1000).strip()]
 
 
 def test_emoji_count_double_against_the_limit() -> None:

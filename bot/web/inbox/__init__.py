@@ -1,0 +1,43 @@
+"""The coordinators' shared inbox: `setup_inbox(app)` is all the composition root calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.keys import CHANNELS, CLOCK, DATABASE, DISPATCHER, RENDERER, SETTINGS
+from bot.replies import ReplyWriter
+from bot.web.inbox.actions import InboxActions
+from bot.web.inbox.auth import SIGNER, THROTTLE, LoginThrottle, SessionSigner, load_session_key
+from bot.web.inbox.routes import ACTIONS, routes
+
+__all__ = ["setup_inbox"]
+
+INSTALLED = web.AppKey("inbox_installed", bool)
+
+
+def setup_inbox(app: web.Application) -> None:
+    """Add the inbox's routes and start-up to an app built by `create_app` (idempotent)."""
+    if app.get(INSTALLED):
+        return
+    app[INSTALLED] = True
+    app[THROTTLE] = LoginThrottle()
+    app.router.add_routes(routes)
+    app.cleanup_ctx.append(_inbox_ctx)
+
+
+async def _inbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Load the session key (a file read, so not at import or build time) and the actions."""
+    app[SIGNER] = SessionSigner(load_session_key(app[SETTINGS]))
+
+    def wake_dispatcher() -> None:
+        dispatcher = app.get(DISPATCHER)
+        if dispatcher is not None:
+            dispatcher.wake()
+
+    app[ACTIONS] = InboxActions(
+        app[DATABASE], ReplyWriter(app[RENDERER], app[CHANNELS]), app[CHANNELS], app[CLOCK],
+        on_committed=wake_dispatcher,
+    )
+    yield

@@ -1,0 +1,388 @@
+"""The inbox's pages and form actions: sign-in, the shared list, a conversation, the audit log.
+
+Every page is server-rendered and works without JavaScript; forms post back and redirect
+(post/redirect/get), or re-render with a clear error. Every view of a conversation, download
+and change writes an audit entry through `InboxActions`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+
+import bot.keys
+from bot.keys import CATALOGS, CLOCK, DATABASE, JINJA, RENDERER, SETTINGS
+from bot.coordinators import authenticate
+from bot.web.inbox.actions import ActionError, InboxActions
+from bot.web.inbox.auth import (
+    COORDINATOR,
+    CSRF_FIELD,
+    LOGIN_COOKIE,
+    LOGIN_FORM_LIFETIME,
+    SESSION,
+    SIGNER,
+    THROTTLE,
+    SessionSigner,
+    clear_session_cookie,
+    current_session,
+    is_secure,
+    requires_login,
+    safe_next,
+    set_session_cookie,
+)
+from bot.web.inbox.language import Formats, remember_language, ui_language, ui_text
+from bot.web.inbox.present import Presenter
+from bot.web.templating import render_page
+from intake.prompts import N_
+from intake.questionnaire import LANGUAGE_NAMES
+from storage import views
+from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+ACTIONS = web.AppKey("inbox_actions", InboxActions)
+MAX_EMAIL = 255
+MAX_PASSWORD = 1024
+
+routes = web.RouteTableDef()
+
+
+def _int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    if not 0 < number < 2**62:
+        raise web.HTTPNotFound()
+    return number
+
+
+def _language_links(request: web.Request) -> list[dict[str, Any]]:
+    """Links to this same page in each interface language."""
+    current = ui_language(request)
+    links = []
+    for code in request.app[CATALOGS].languages:
+        query = {k: v for k, v in request.query.items() if k not in ("lang", "done", "error")}
+        query["lang"] = code
+        links.append({"code": code, "name": LANGUAGE_NAMES.get(code, code),
+                      "href": f"{request.path}?{urlencode(query)}", "current": code == current})
+    return links
+
+
+def render(
+    request: web.Request, template: str, *, status: int = 200, **context: Any
+) -> web.Response:
+    """An inbox page in the coordinator's language, with what every page needs."""
+    lang = ui_language(request)
+    now = request.app[CLOCK]()
+    formats = Formats(lang, request.app[SETTINGS].timezone, now)
+    session = request.get(SESSION)
+    html = render_page(
+        request.app[JINJA], request.app[CATALOGS], template, lang,
+        static_url="/static", fmt=formats,
+        present=Presenter(request.app[RENDERER], lang, formats),
+        me=request.get(COORDINATOR),
+        csrf=request.app[SIGNER].csrf_token(session.token) if session else "",
+        csrf_field=CSRF_FIELD, languages=_language_links(request), ui_lang=lang,
+        language_names=LANGUAGE_NAMES, **context,
+    )
+    response = web.Response(text=html, content_type="text/html", status=status)
+    response.headers["Cache-Control"] = "no-store"
+    remember_language(request, response)
+    return response
+
+
+# -- signing in -------------------------------------------------------------------------------
+
+
+def _login_nonce(request: web.Request) -> str | None:
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    return nonce if 16 <= len(nonce) <= 64 else None
+
+
+def _login_page(
+    request: web.Request, nonce: str, *, status: int = 200, error: str | None = None,
+    email: str = "",
+) -> web.Response:
+    response = render(
+        request, "inbox/login.html", status=status, error=error, email=email,
+        login_csrf=request.app[SIGNER].login_token(nonce),
+        next=safe_next(request.query.get("next")),
+    )
+    if request.cookies.get(LOGIN_COOKIE) != nonce:
+        response.set_cookie(
+            LOGIN_COOKIE, nonce, max_age=int(LOGIN_FORM_LIFETIME.total_seconds()),
+            path="/inbox/login", httponly=True, samesite="Strict", secure=is_secure(request.app),
+        )
+    return response
+
+
+@routes.get("/inbox/login", name="inbox-login")
+async def login_form(request: web.Request) -> web.Response:
+    """The sign-in form (a signed-in coordinator goes straight on)."""
+    if await current_session(request) is not None:
+        raise web.HTTPFound(safe_next(request.query.get("next")))
+    return _login_page(request, _login_nonce(request) or secrets.token_urlsafe(24))
+
+
+@routes.post("/inbox/login")
+async def login(request: web.Request) -> web.Response:
+    """Check the credentials; one generic message for every failure, slowed down on repeats."""
+    form = await request.post()
+    nonce = _login_nonce(request)
+    submitted = form.get(CSRF_FIELD)
+    if nonce is None or not isinstance(submitted, str) or not SessionSigner.matches(
+        request.app[SIGNER].login_token(nonce), submitted
+    ):
+        raise web.HTTPForbidden(
+            text=ui_text(request, N_("This form has expired. Please reload the page."))
+        )
+    email = str(form.get("email", ""))[:MAX_EMAIL].strip()
+    password = str(form.get("password", ""))[:MAX_PASSWORD]
+    throttle, now = request.app[THROTTLE], request.app[CLOCK]()
+    keys = throttle.keys(email, request.remote)
+    wait = throttle.retry_after(keys, now)
+    if wait > 0:
+        response = _login_page(request, nonce, status=429, error="throttled", email=email)
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    coordinator = None
+    if email and password:
+        async with UnitOfWork(request.app[DATABASE], write=False) as uow:
+            coordinator = await authenticate(uow.session, email, password)
+    if coordinator is None:
+        throttle.failed(keys, now)
+        log.warning("inbox sign-in refused")
+        return _login_page(request, nonce, status=401, error="refused", email=email)
+    throttle.succeeded(keys)
+    await request.app[ACTIONS].signed_in(coordinator.id)
+    target = safe_next(request.query.get("next") or str(form.get("next", "")))
+    response = web.HTTPSeeOther(target)
+    set_session_cookie(response, request.app, request.app[SIGNER].issue(coordinator.id, now))
+    response.del_cookie(LOGIN_COOKIE, path="/inbox/login")
+    raise response
+
+
+@routes.post("/inbox/logout", name="inbox-logout")
+@requires_login
+async def logout(request: web.Request) -> web.Response:
+    """Sign out of this browser."""
+    await request.app[ACTIONS].signed_in(request[COORDINATOR].id, out=True)
+    response = web.HTTPSeeOther("/inbox/login")
+    clear_session_cookie(response)
+    raise response
+
+
+# -- the list ---------------------------------------------------------------------------------
+
+
+@routes.get("/inbox", name="inbox")
+@requires_login
+async def inbox(request: web.Request) -> web.Response:
+    """The shared list of conversations, filtered and sorted."""
+    try:
+        show = views.InboxFilter(request.query.get("show", views.InboxFilter.ATTENTION))
+        sort = views.InboxSort(request.query.get("sort", views.InboxSort.URGENCY))
+    except ValueError:
+        raise web.HTTPFound("/inbox") from None
+    me = request[COORDINATOR]
+    async with UnitOfWork(request.app[DATABASE], write=False) as uow:
+        rows = await views.inbox_rows(uow.session, show=show, sort=sort, coordinator_id=me.id)
+        counts = await views.inbox_counts(uow.session, coordinator_id=me.id)
+    return render(request, "inbox/list.html", rows=rows, counts=counts, show=show.value,
+                  sort=sort.value, limit=views.LIST_LIMIT)
+
+
+# -- one conversation -------------------------------------------------------------------------
+
+
+async def _conversation_page(
+    request: web.Request, contact_id: int, *, status: int = 200, error: str | None = None,
+    draft: str = "",
+) -> web.Response:
+    async with UnitOfWork(request.app[DATABASE], write=False) as uow:
+        detail = await views.conversation_detail(uow.session, contact_id)
+    if detail is None:
+        raise web.HTTPNotFound(text="No such conversation.")
+    await request.app[ACTIONS].opened(request[COORDINATOR].id, contact_id)
+    new_from = _first_unread(detail)
+    done = request.query.get("done") if status == 200 else None
+    return render(
+        request, "inbox/conversation.html", status=status, detail=detail, error=error,
+        done=done, draft=draft, new_from=new_from,
+        max_text=_max_text(request, detail.contact.channel),
+        has_store=_file_store(request) is not None,
+    )
+
+
+def _first_unread(detail: views.ConversationDetail) -> int | None:
+    """The id of the first family message the coordinator has not seen yet."""
+    remaining = detail.contact.unread
+    first = None
+    for line in reversed(detail.transcript):
+        if remaining <= 0:
+            break
+        if line.direction == "in":
+            first = line.id
+            remaining -= 1
+    return first
+
+
+def _max_text(request: web.Request, channel: str) -> int:
+    found = request.app[bot.keys.CHANNELS].get(channel)
+    return int(getattr(found, "max_text_length", 1600))
+
+
+@routes.get("/inbox/c/{contact_id}", name="inbox-conversation")
+@requires_login
+async def conversation(request: web.Request) -> web.Response:
+    """The conversation, the case and its actions; opening it marks it read (audited)."""
+    return await _conversation_page(request, _int(request.match_info["contact_id"]))
+
+
+async def _act(request: web.Request, done: str, action: Any) -> web.Response:
+    """Run an action; success redirects back with a notice, failure re-renders with the error."""
+    contact_id = _int(request.match_info["contact_id"])
+    form = await request.post()
+    try:
+        await action(request[COORDINATOR].id, contact_id, form)
+    except ActionError as error:
+        if error.code == "not_found":
+            raise web.HTTPNotFound() from None
+        status = 409 if error.code in ("stale_status", "invalid_transition") else 400
+        draft = str(form.get("text", "")) if done == "reply" else ""
+        return await _conversation_page(request, contact_id, status=status, error=error.code,
+                                        draft=draft)
+    raise web.HTTPSeeOther(f"/inbox/c/{contact_id}?done={quote(done)}")
+
+
+@routes.post("/inbox/c/{contact_id}/reply", name="inbox-reply")
+@requires_login
+async def reply(request: web.Request) -> web.Response:
+    """Send a message to the family through its own channel."""
+    actions = request.app[ACTIONS]
+
+    async def run(coordinator_id: int, contact_id: int, form: Any) -> None:
+        await actions.reply(coordinator_id, contact_id, str(form.get("text", "")))
+
+    return await _act(request, "reply", run)
+
+
+@routes.post("/inbox/c/{contact_id}/assign", name="inbox-assign")
+@requires_login
+async def assign(request: web.Request) -> web.Response:
+    """Assign the case to me, or release it."""
+    actions = request.app[ACTIONS]
+    to_me = (await request.post()).get("to") == "me"
+
+    async def run(coordinator_id: int, contact_id: int, form: Any) -> None:
+        await actions.assign(coordinator_id, contact_id, to_me=to_me)
+
+    return await _act(request, "assigned" if to_me else "unassigned", run)
+
+
+@routes.post("/inbox/c/{contact_id}/status", name="inbox-status")
+@requires_login
+async def change_status(request: web.Request) -> web.Response:
+    """Move the case to a status the status machine allows."""
+    actions = request.app[ACTIONS]
+
+    async def run(coordinator_id: int, contact_id: int, form: Any) -> None:
+        expected = form.get("from")
+        await actions.change_status(
+            coordinator_id, contact_id, str(form.get("status", "")),
+            expected=str(expected) if expected else None,
+            tell_family=form.get("tell_family") == "yes",
+        )
+
+    return await _act(request, "status", run)
+
+
+@routes.post("/inbox/c/{contact_id}/takeover", name="inbox-takeover")
+@requires_login
+async def take_over(request: web.Request) -> web.Response:
+    """A coordinator answers personally; the bot stays silent."""
+    actions = request.app[ACTIONS]
+
+    async def run(coordinator_id: int, contact_id: int, form: Any) -> None:
+        await actions.take_over(coordinator_id, contact_id)
+
+    return await _act(request, "taken_over", run)
+
+
+@routes.post("/inbox/c/{contact_id}/handback", name="inbox-handback")
+@requires_login
+async def hand_back(request: web.Request) -> web.Response:
+    """The bot resumes and asks its current question again."""
+    actions = request.app[ACTIONS]
+
+    async def run(coordinator_id: int, contact_id: int, form: Any) -> None:
+        await actions.hand_back(coordinator_id, contact_id)
+
+    return await _act(request, "handed_back", run)
+
+
+# -- documents and audit ----------------------------------------------------------------------
+
+
+def _file_store(request: web.Request) -> Any | None:
+    """The file store, once the application provides one under `bot.keys.FILES`."""
+    key = getattr(bot.keys, "FILES", None)
+    if key is None or key not in request.app:
+        return None
+    return request.app[key]
+
+
+def _disposition(filename: str) -> str:
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_"
+                       for c in filename)[:150] or "document"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@routes.get("/inbox/documents/{document_id}", name="inbox-document")
+@requires_login
+async def download(request: web.Request) -> web.StreamResponse:
+    """Stream a received file to a coordinator (audited before the first byte)."""
+    document_id = _int(request.match_info["document_id"])
+    store = _file_store(request)
+    if store is None:
+        raise web.HTTPNotFound(text="Files are not available on this server.")
+    document = await request.app[ACTIONS].download(request[COORDINATOR].id, document_id)
+    if document is None:
+        raise web.HTTPNotFound()
+    chunks = store.open(document.storage_key)
+    try:
+        first = await anext(chunks, b"")
+    except Exception as error:  # the store's own errors: missing, corrupted
+        log.warning("document unavailable", extra={"case_id": document.case_id,
+                                                   "error": type(error).__name__})
+        raise web.HTTPNotFound(text="This file is not available.") from None
+    response = web.StreamResponse(headers={
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": _disposition(document.filename),
+        "Cache-Control": "no-store",
+    })
+    await response.prepare(request)
+    await response.write(first)
+    async for chunk in chunks:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+@routes.get("/inbox/audit", name="inbox-audit")
+@requires_login
+async def audit_log(request: web.Request) -> web.Response:
+    """The latest audit entries: who viewed, downloaded or changed what, and when."""
+    before = request.query.get("before")
+    async with UnitOfWork(request.app[DATABASE], write=False) as uow:
+        lines = await views.audit_lines(
+            uow.session, before=_int(before) if before else None,
+        )
+    older = lines[-1].id if len(lines) == views.AUDIT_LIMIT else None
+    return render(request, "inbox/audit.html", lines=lines, older=older)
+

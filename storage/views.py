@@ -1,0 +1,493 @@
+"""Read-side queries for the coordinators' inbox: flat rows, no domain objects, no writes.
+
+The inbox never loads aggregates to draw a page (Cosmic Python's `views.py`): each function
+answers one screen's question with a few grouped queries and returns frozen dataclasses.
+Labels are not chosen here; rows carry the stored keys (status, timer kind) and the web layer
+renders them in the coordinator's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, case, exists, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake.case import CaseStatus, is_terminal
+from intake.deadlines import Audience
+from storage.tables import (
+    AuditEntry,
+    Case,
+    CaseHistory,
+    Contact,
+    ConversationRow,
+    Coordinator,
+    Document,
+    Message,
+    OutboxItem,
+    Timer,
+)
+
+LIST_LIMIT = 200
+TRANSCRIPT_LIMIT = 1000
+AUDIT_LIMIT = 200
+_TERMINAL = tuple(s.value for s in CaseStatus if is_terminal(s))
+
+
+class InboxFilter(StrEnum):
+    """Which conversations the list shows."""
+
+    ATTENTION = "attention"
+    MINE = "mine"
+    ALL = "all"
+
+
+class InboxSort(StrEnum):
+    """How the list is ordered."""
+
+    URGENCY = "urgency"
+    ACTIVITY = "activity"
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One conversation in the shared list."""
+
+    contact_id: int
+    channel: str
+    display_name: str | None
+    patient_name: str | None
+    language: str | None
+    case_id: int | None
+    case_reference: str | None
+    case_status: str | None
+    urgent: bool
+    needs_human: bool
+    handoff: bool
+    unread: int
+    held: int
+    failed: int
+    blocked: bool
+    open_alerts: int
+    assigned_to: int | None
+    assigned_name: str | None
+    last_activity: datetime
+
+    @property
+    def needs_attention(self) -> bool:
+        """Something waits for a person: a message, a handoff, a failed send or an SLA."""
+        return bool(self.needs_human or self.handoff or self.unread or self.held
+                    or self.failed or self.open_alerts)
+
+
+@dataclass(frozen=True)
+class InboxCounts:
+    """How many conversations each filter holds, for the tabs."""
+
+    attention: int
+    mine: int
+    all: int
+
+
+@dataclass(frozen=True)
+class ContactInfo:
+    """Who the conversation is with, on which channel."""
+
+    id: int
+    channel: str
+    display_name: str | None
+    locale: str | None
+    needs_human: bool
+    unread: int
+    blocked_at: datetime | None
+    reminders_off: bool
+    last_inbound_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    """The case the conversation is about (its answers are the family's own words)."""
+
+    id: int
+    reference: str
+    status: str
+    language: str
+    answers: dict[str, Any]
+    routing: dict[str, Any] | None
+    urgent: bool
+    assigned_to: int | None
+    assigned_name: str | None
+    submitted_at: datetime | None
+    file_complete_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    """One message as the coordinators see it, with the delivery state of outgoing ones."""
+
+    id: int
+    direction: str
+    author: str
+    coordinator_name: str | None
+    text: str
+    options: tuple[str, ...]
+    attachments: int
+    created_at: datetime
+    delivery: str | None
+    delivery_error: str | None
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    """A received file: metadata only."""
+
+    id: int
+    kind: str
+    filename: str
+    content_type: str | None
+    size: int
+    is_dicom: bool
+    valid: bool
+    inspection: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TimerLine:
+    """A deadline of the case and where it stands."""
+
+    id: int
+    kind: str
+    audience: str
+    due_at: datetime
+    fired_at: datetime | None
+    cancelled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One status change."""
+
+    from_status: str | None
+    to_status: str
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ConversationDetail:
+    """Everything the conversation page shows."""
+
+    contact: ContactInfo
+    state: dict[str, Any]
+    case: CaseInfo | None
+    transcript: tuple[TranscriptLine, ...]
+    transcript_truncated: bool
+    documents: tuple[DocumentLine, ...]
+    timers: tuple[TimerLine, ...]
+    history: tuple[HistoryLine, ...]
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One audit entry, with names resolved."""
+
+    id: int
+    at: datetime
+    coordinator_id: int | None
+    coordinator_name: str | None
+    action: str
+    case_id: int | None
+    case_reference: str | None
+    contact_id: int | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _ListParts:
+    """The grouped subqueries the list joins to each contact."""
+
+    last: Any
+    problems: Any
+    alerts: Any
+    latest: Any
+
+    @classmethod
+    def build(cls) -> _ListParts:
+        last = (
+            select(Message.contact_id.label("contact_id"),
+                   func.max(Message.created_at).label("last_at"))
+            .group_by(Message.contact_id)
+            .subquery("last_message")
+        )
+        problems = (
+            select(
+                OutboxItem.contact_id.label("contact_id"),
+                func.sum(case((OutboxItem.status == "held", 1), else_=0)).label("held"),
+                func.sum(case((OutboxItem.status == "failed", 1), else_=0)).label("failed"),
+            )
+            .where(OutboxItem.status.in_(("held", "failed")))
+            .group_by(OutboxItem.contact_id)
+            .subquery("outbox_problems")
+        )
+        # Fired coordinator timers nobody has resolved yet: the overdue SLA alerts.
+        alerts = (
+            select(Timer.case_id.label("case_id"), func.count().label("open_alerts"))
+            .where(Timer.audience == Audience.COORDINATOR.value, Timer.fired_at.is_not(None),
+                   Timer.cancelled_at.is_(None))
+            .group_by(Timer.case_id)
+            .subquery("open_alerts")
+        )
+        latest = (
+            select(Case.contact_id.label("contact_id"), func.max(Case.id).label("case_id"))
+            .where(Case.contact_id.is_not(None))
+            .group_by(Case.contact_id)
+            .subquery("latest_case")
+        )
+        return cls(last, problems, alerts, latest)
+
+    @property
+    def held(self) -> Any:
+        return func.coalesce(self.problems.c.held, 0)
+
+    @property
+    def failed(self) -> Any:
+        return func.coalesce(self.problems.c.failed, 0)
+
+    @property
+    def open_alerts(self) -> Any:
+        return case(
+            (Case.status.in_(_TERMINAL), 0), else_=func.coalesce(self.alerts.c.open_alerts, 0)
+        )
+
+    @property
+    def last_at(self) -> Any:
+        return func.coalesce(self.last.c.last_at, Contact.created_at)
+
+    def joined(self, query: Any) -> Any:
+        """Join everything the list reads to `query`, one row per listed contact."""
+        # The conversation's own case wins; otherwise the contact's latest case.
+        case_id = func.coalesce(ConversationRow.case_id, self.latest.c.case_id)
+        family_wrote = exists().where(Message.contact_id == Contact.id,
+                                      Message.direction == "in")
+        return (
+            query.select_from(Contact)
+            .outerjoin(ConversationRow, ConversationRow.contact_id == Contact.id)
+            .outerjoin(self.latest, self.latest.c.contact_id == Contact.id)
+            .outerjoin(Case, Case.id == case_id)
+            .outerjoin(Coordinator, Coordinator.id == Case.assigned_to)
+            .outerjoin(self.last, self.last.c.contact_id == Contact.id)
+            .outerjoin(self.problems, self.problems.c.contact_id == Contact.id)
+            .outerjoin(self.alerts, self.alerts.c.case_id == Case.id)
+            .where(or_(family_wrote, Case.id.is_not(None)))
+        )
+
+    def attention(self) -> Any:
+        """The condition of the "needs attention" filter (mirrors `InboxRow.needs_attention`)."""
+        return or_(
+            Contact.needs_human.is_(True), Contact.unread > 0, self.held > 0, self.failed > 0,
+            self.open_alerts > 0,
+        )
+
+
+def _mine(coordinator_id: int | None) -> Any:
+    return Case.assigned_to == coordinator_id if coordinator_id is not None else false()
+
+
+async def inbox_rows(
+    session: AsyncSession, *, show: InboxFilter = InboxFilter.ATTENTION,
+    sort: InboxSort = InboxSort.URGENCY, coordinator_id: int | None = None,
+    limit: int = LIST_LIMIT,
+) -> list[InboxRow]:
+    """The conversations of the shared list, filtered and sorted as the coordinator asked."""
+    parts = _ListParts.build()
+    query = parts.joined(select(
+        Contact, ConversationRow.state, Case, Coordinator.name, parts.held, parts.failed,
+        parts.open_alerts, parts.last_at,
+    ))
+    if show is InboxFilter.ATTENTION:
+        query = query.where(parts.attention())
+    elif show is InboxFilter.MINE:
+        query = query.where(_mine(coordinator_id))
+    if sort is InboxSort.URGENCY:
+        query = query.order_by(
+            func.coalesce(Case.urgent, false()).desc(), parts.open_alerts.desc(),
+            Contact.needs_human.desc(), (parts.held + parts.failed).desc(),
+            Contact.unread.desc(), parts.last_at.desc(), Contact.id.desc(),
+        )
+    else:
+        query = query.order_by(parts.last_at.desc(), Contact.id.desc())
+    result = await session.execute(query.limit(limit))
+    rows: list[InboxRow] = []
+    for contact, state, case_row, assigned_name, held, failed, alerts, last_at in result:
+        answers = case_row.answers if case_row is not None else None
+        patient = answers.get("patient_name") if isinstance(answers, dict) else None
+        rows.append(InboxRow(
+            contact_id=contact.id, channel=contact.channel, display_name=contact.display_name,
+            patient_name=patient if isinstance(patient, str) else None,
+            language=contact.locale or (case_row.language if case_row else None),
+            case_id=case_row.id if case_row else None,
+            case_reference=case_row.reference if case_row else None,
+            case_status=case_row.status if case_row else None,
+            urgent=bool(case_row.urgent) if case_row else False,
+            needs_human=contact.needs_human, handoff=bool((state or {}).get("handoff")),
+            unread=contact.unread, held=int(held or 0), failed=int(failed or 0),
+            blocked=contact.blocked_at is not None, open_alerts=int(alerts or 0),
+            assigned_to=case_row.assigned_to if case_row else None,
+            assigned_name=assigned_name, last_activity=last_at,
+        ))
+    return rows
+
+
+async def inbox_counts(session: AsyncSession, *, coordinator_id: int | None) -> InboxCounts:
+    """How many conversations each tab of the list holds."""
+    parts = _ListParts.build()
+    query = parts.joined(select(
+        func.count().label("all"),
+        func.sum(case((parts.attention(), 1), else_=0)).label("attention"),
+        func.sum(case((_mine(coordinator_id), 1), else_=0)).label("mine"),
+    ))
+    row = (await session.execute(query)).one()
+    return InboxCounts(attention=int(row.attention or 0), mine=int(row.mine or 0),
+                       all=int(row.all or 0))
+
+
+async def conversation_detail(
+    session: AsyncSession, contact_id: int, *, limit: int = TRANSCRIPT_LIMIT
+) -> ConversationDetail | None:
+    """The conversation page of one contact: transcript, case, documents, deadlines, history."""
+    contact = await session.get(Contact, contact_id)
+    if contact is None:
+        return None
+    row = await session.get(ConversationRow, contact_id)
+    case_id = row.case_id if row is not None else None
+    if case_id is None:
+        case_id = await session.scalar(
+            select(func.max(Case.id)).where(Case.contact_id == contact_id)
+        )
+    case_info = await _case_info(session, case_id) if case_id is not None else None
+    transcript, truncated = await _transcript(session, contact_id, limit)
+    documents: tuple[DocumentLine, ...] = ()
+    timers: tuple[TimerLine, ...] = ()
+    history: tuple[HistoryLine, ...] = ()
+    if case_info is not None:
+        documents = tuple(
+            DocumentLine(d.id, d.kind, d.filename, d.content_type, d.size, d.is_dicom, d.valid,
+                         dict(d.inspection or {}), d.created_at)
+            for d in (await session.execute(
+                select(Document).where(Document.case_id == case_info.id).order_by(Document.id)
+            )).scalars()
+        )
+        timers = tuple(
+            TimerLine(t.id, t.kind, t.audience, t.due_at, t.fired_at, t.cancelled_at)
+            for t in (await session.execute(
+                select(Timer).where(Timer.case_id == case_info.id)
+                .order_by(Timer.due_at, Timer.id)
+            )).scalars()
+        )
+        history = tuple(
+            HistoryLine(h.from_status, h.to_status, h.actor, h.at)
+            for h in (await session.execute(
+                select(CaseHistory).where(CaseHistory.case_id == case_info.id)
+                .order_by(CaseHistory.at, CaseHistory.id)
+            )).scalars()
+        )
+    return ConversationDetail(
+        contact=ContactInfo(
+            id=contact.id, channel=contact.channel, display_name=contact.display_name,
+            locale=contact.locale or contact.locale_hint, needs_human=contact.needs_human,
+            unread=contact.unread, blocked_at=contact.blocked_at,
+            reminders_off=contact.reminders_off, last_inbound_at=contact.last_inbound_at,
+            created_at=contact.created_at,
+        ),
+        state=dict(row.state or {}) if row is not None else {},
+        case=case_info, transcript=transcript, transcript_truncated=truncated,
+        documents=documents, timers=timers, history=history,
+    )
+
+
+async def _case_info(session: AsyncSession, case_id: int) -> CaseInfo | None:
+    found = (await session.execute(
+        select(Case, Coordinator.name)
+        .outerjoin(Coordinator, Coordinator.id == Case.assigned_to)
+        .where(Case.id == case_id)
+    )).one_or_none()
+    if found is None:
+        return None
+    case_row, assigned_name = found
+    return CaseInfo(
+        id=case_row.id, reference=case_row.reference, status=case_row.status,
+        language=case_row.language, answers=dict(case_row.answers or {}),
+        routing=dict(case_row.routing) if case_row.routing else None,
+        urgent=bool(case_row.urgent), assigned_to=case_row.assigned_to,
+        assigned_name=assigned_name, submitted_at=case_row.submitted_at,
+        file_complete_at=case_row.file_complete_at, created_at=case_row.created_at,
+    )
+
+
+async def _transcript(
+    session: AsyncSession, contact_id: int, limit: int
+) -> tuple[tuple[TranscriptLine, ...], bool]:
+    query = (
+        select(Message, OutboxItem.status, OutboxItem.last_error, Coordinator.name)
+        .outerjoin(OutboxItem, OutboxItem.message_id == Message.id)
+        .outerjoin(Coordinator, Coordinator.id == Message.coordinator_id)
+        .where(Message.contact_id == contact_id)
+        .order_by(Message.id.desc())
+        .limit(limit + 1)
+    )
+    found = list(await session.execute(query))
+    truncated = len(found) > limit
+    lines = tuple(
+        TranscriptLine(
+            id=m.id, direction=m.direction, author=m.author, coordinator_name=name, text=m.text,
+            options=tuple(str(o.get("label", "")) for o in (m.options or [])),
+            attachments=m.attachments, created_at=m.created_at,
+            delivery=status if m.direction == "out" else None,
+            delivery_error=error if status in ("held", "failed") else None,
+        )
+        for m, status, error, name in reversed(found[:limit])
+    )
+    return lines, truncated
+
+
+async def audit_lines(
+    session: AsyncSession, *, limit: int = AUDIT_LIMIT, before: int | None = None,
+    case_id: int | None = None, contact_id: int | None = None,
+) -> list[AuditLine]:
+    """The latest audit entries, newest first (optionally for one case or contact)."""
+    query = (
+        select(AuditEntry, Coordinator.name, Case.reference)
+        .outerjoin(Coordinator, Coordinator.id == AuditEntry.coordinator_id)
+        .outerjoin(Case, Case.id == AuditEntry.case_id)
+        .order_by(AuditEntry.id.desc())
+        .limit(limit)
+    )
+    conditions = []
+    if before is not None:
+        conditions.append(AuditEntry.id < before)
+    if case_id is not None:
+        conditions.append(AuditEntry.case_id == case_id)
+    if contact_id is not None:
+        conditions.append(AuditEntry.contact_id == contact_id)
+    if conditions:
+        query = query.where(and_(*conditions))
+    return [
+        AuditLine(e.id, e.at, e.coordinator_id, name, e.action, e.case_id, reference,
+                  e.contact_id, dict(e.detail or {}))
+        for e, name, reference in await session.execute(query)
+    ]
+
+
+async def coordinator_names(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
+    """Names of coordinators by id, for labels."""
+    if not ids:
+        return {}
+    query = select(Coordinator.id, Coordinator.name).where(Coordinator.id.in_(list(ids)))
+    return {cid: name for cid, name in await session.execute(query)}
