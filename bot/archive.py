@@ -1,10 +1,10 @@
 """Safe reading of the ZIP archives families send (a CD copied into one file, a folder).
 
-`iter_zip_members` checks the whole central directory before yielding anything, so a
-rejected archive contributes nothing; then it yields the members one at a time, each read
-through a counting reader. Nothing is ever extracted to a path taken from the archive (the
-store names files itself), but unsafe names still reject the archive: they only come from
-hostile or broken tools.
+`open_zip` (a context manager giving the list of members) and `iter_zip_members` (a
+generator) check the whole central directory before giving anything, so a rejected archive
+contributes nothing; each member is then read through a counting reader. Nothing is ever
+extracted to a path taken from the archive (the store names files itself), but unsafe names
+still reject the archive: they only come from hostile or broken tools.
 
 Rejected (`ArchiveRejected.code`): `not_zip`, `corrupt`, `too_many_members`, `too_large`,
 `bomb` (a member inflating more than `max_ratio` times, overlapping entries, or more bytes
@@ -28,6 +28,7 @@ import stat
 import zipfile
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, BinaryIO
 
@@ -35,6 +36,7 @@ __all__ = [
     "ArchiveRejected",
     "ZipMember",
     "iter_zip_members",
+    "open_zip",
 ]
 
 MAX_MEMBERS = 20_000
@@ -156,15 +158,16 @@ def _check_overlaps(infos: list[zipfile.ZipInfo]) -> None:
             raise ArchiveRejected("bomb")
 
 
-def iter_zip_members(
+@contextmanager
+def open_zip(
     source: str | os.PathLike[str] | BinaryIO,
     *,
     max_members: int = MAX_MEMBERS,
     max_total_uncompressed: int = MAX_TOTAL_UNCOMPRESSED,
     max_ratio: int = MAX_RATIO,
     ratio_floor: int = RATIO_FLOOR,
-) -> Iterator[ZipMember]:
-    """Yield an archive's files safely, after vetting all of it; blocking, use a thread."""
+) -> Iterator[list[ZipMember]]:
+    """Vet a whole archive and give its members, readable inside the `with` block."""
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
@@ -195,5 +198,30 @@ def iter_zip_members(
                 raise ArchiveRejected("too_large")
             accepted.append((name, info))
         budget = _Budget(max_total_uncompressed)
-        for name, info in accepted:
-            yield ZipMember(name, info.file_size, info.compress_size, archive, info, budget)
+        yield [
+            ZipMember(name, info.file_size, info.compress_size, archive, info, budget)
+            for name, info in accepted
+        ]
+
+
+def iter_zip_members(
+    source: str | os.PathLike[str] | BinaryIO,
+    *,
+    max_members: int = MAX_MEMBERS,
+    max_total_uncompressed: int = MAX_TOTAL_UNCOMPRESSED,
+    max_ratio: int = MAX_RATIO,
+    ratio_floor: int = RATIO_FLOOR,
+) -> Iterator[ZipMember]:
+    """Yield an archive's files after vetting all of it; blocking, use a worker thread.
+
+    A member can be read until the iteration ends (the archive is then closed); to keep
+    them all at hand, use `open_zip`.
+    """
+    with open_zip(
+        source,
+        max_members=max_members,
+        max_total_uncompressed=max_total_uncompressed,
+        max_ratio=max_ratio,
+        ratio_floor=ratio_floor,
+    ) as members:
+        yield from members

@@ -110,15 +110,16 @@ class DicomProblem(StrEnum):
     UNREADABLE = "unreadable"
 
 
+_IDENTITY_FIELDS = ("patient_name", "patient_id", "patient_birth_date")
 _PRIORITY = (DicomProblem.TRUNCATED, DicomProblem.MISSING_UIDS, DicomProblem.UNREADABLE)
 
 
 class InvalidDicom(Exception):
-    """A file is not the DICOM it should be; `code` is a `DicomProblem` value."""
+    """A file is not the DICOM it should be; `code` is a `DicomProblem` value or `not_dicomdir`."""
 
     def __init__(self, code: str) -> None:
         super().__init__(code)
-        self.code = code
+        self.code = str(code)
 
 
 class Match(StrEnum):
@@ -156,13 +157,20 @@ class DicomReport:
     transfer_syntax_uid: str | None = None
     has_pixel_data: bool = False
 
-    def summary(self) -> dict[str, Any]:
-        """A JSON-safe dict (dates as ISO strings) to store and to rebuild with `from_summary`."""
+    def summary(self, *, identity: bool = False) -> dict[str, Any]:
+        """A JSON-safe dict to store on the Document and rebuild with `from_summary`.
+
+        The patient's name, id and birth date are left out unless `identity` is set: once
+        `identity_matches` has run, the row needs the verdict, not the identity.
+        """
         data = asdict(self)
         for name in ("study_date", "patient_birth_date"):
             value = data[name]
             data[name] = value.isoformat() if value else None
         data["kind"] = str(self.kind)
+        if not identity:
+            for name in _IDENTITY_FIELDS:
+                del data[name]
         return data
 
     @classmethod
@@ -172,8 +180,12 @@ class DicomReport:
         values = {k: v for k, v in data.items() if k in known}
         for name in ("study_date", "patient_birth_date"):
             raw = values.get(name)
-            values[name] = date.fromisoformat(raw) if isinstance(raw, str) else None
-        values["kind"] = DicomKind(values.get("kind", DicomKind.NOT_DICOM))
+            try:
+                values[name] = date.fromisoformat(raw) if isinstance(raw, str) else None
+            except ValueError:
+                values[name] = None
+        values["kind"] = DicomKind(values.get("kind", DicomKind.INSTANCE))
+        values.setdefault("valid", values.get("problem") is None)
         return cls(**values)
 
 
@@ -286,7 +298,7 @@ def _present(ds: Dataset, keyword: str) -> Any:
     tag = tag_for_keyword(keyword)
     if tag is None or tag not in ds:
         return None
-    raw = ds.get_item(tag)
+    raw = ds.get_item(tag, keep_deferred=True)
     if isinstance(raw, RawDataElement) and raw.value is None and raw.length:
         return None  # deferred: far larger than any sane value of these attributes
     try:
@@ -330,7 +342,7 @@ def _date(text: str | None) -> date | None:
 def _short_element(ds: Dataset, size: int) -> bool:
     """A top-level element the file ended inside (pydicom reads short values silently)."""
     for tag in ds.keys():  # noqa: SIM118 - iterating a Dataset converts each element
-        raw = ds.get_item(tag)
+        raw = ds.get_item(tag, keep_deferred=True)
         if not isinstance(raw, RawDataElement) or raw.length == _UNDEFINED:
             continue
         if raw.value is None:
@@ -511,8 +523,13 @@ def _media_class(ds: Dataset) -> str | None:
     return _text(meta, "MediaStorageSOPClassUID")
 
 
-def _not_dicom(problem: DicomProblem = DicomProblem.NOT_DICOM) -> DicomReport:
-    return DicomReport(kind=DicomKind.NOT_DICOM, valid=False, problem=str(problem))
+def _not_dicom() -> DicomReport:
+    return DicomReport(kind=DicomKind.NOT_DICOM, valid=False, problem=str(DicomProblem.NOT_DICOM))
+
+
+def _failed(problem: DicomProblem) -> DicomReport:
+    """A file that announces DICOM but could not be read far enough to say more."""
+    return DicomReport(kind=DicomKind.INSTANCE, valid=False, problem=str(problem))
 
 
 def _inspect(fh: BinaryIO, allow_missing_preamble: bool) -> DicomReport:
@@ -534,21 +551,14 @@ def _inspect(fh: BinaryIO, allow_missing_preamble: bool) -> DicomReport:
     except InvalidDicomError:
         return _not_dicom()
     except _WholeFileRead:
-        return DicomReport(
-            kind=DicomKind.INSTANCE,
-            valid=False,
-            problem=str(DicomProblem.UNSUPPORTED_SYNTAX),
-            transfer_syntax_uid=_DEFLATED,
-        )
+        return replace(_failed(DicomProblem.UNSUPPORTED_SYNTAX), transfer_syntax_uid=_DEFLATED)
     except _ReadLimitExceeded:
-        return _not_dicom(DicomProblem.UNREADABLE)
+        return _failed(DicomProblem.UNREADABLE)
     except Exception as exc:  # pydicom raises OSError, struct.error... on hostile input
         if guarded.short_reads or guarded.empty_reads:
-            return DicomReport(
-                kind=DicomKind.INSTANCE, valid=False, problem=str(DicomProblem.TRUNCATED)
-            )
+            return _failed(DicomProblem.TRUNCATED)
         log.info("dicom parse failed", extra={"error": type(exc).__name__})
-        return _not_dicom(DicomProblem.UNREADABLE)
+        return _failed(DicomProblem.UNREADABLE)
 
     if _media_class(ds) == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
         whole = (

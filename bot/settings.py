@@ -80,6 +80,8 @@ class Settings:
             twilio_whatsapp_from=opt("TWILIO_WHATSAPP_FROM"),
             twilio_api_base_url=opt("TWILIO_API_BASE_URL"),
             timezone=opt("TIMEZONE") or "Europe/Brussels",
+            extra={k: v for k, v in values.items()
+                   if k.startswith("TWILIO_TEMPLATE_") and v.strip()},
         )
         settings.validate()
         return settings
@@ -88,3 +90,5 @@ class Settings:
         """Refuse configurations that would run insecurely."""
         if self.telegram_enabled and not self.telegram_webhook_secret:
             raise ValueError("TELEGRAM_WEBHOOK_SECRET is required when Telegram is on")
+        if self.whatsapp_enabled and not self.twilio_whatsapp_from:
+            raise ValueError("TWILIO_WHATSAPP_FROM is required when WhatsApp is on")

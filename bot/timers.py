@@ -8,7 +8,10 @@ of its own, so a restart loses nothing and a timer due during downtime fires on 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -167,7 +170,20 @@ def make_scheduler(service: TimerService, poll_seconds: float) -> AsyncIOSchedul
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
-    scheduler.add_job(service.fire_due, "interval", seconds=poll_seconds, id="timers",
-                      next_run_time=service.clock())
-    scheduler.add_job(service.purge_closed_cases, "cron", hour=3, minute=17, id="retention")
+    scheduler.add_job(_quietly(service.fire_due), "interval", seconds=poll_seconds,
+                      id="timers", next_run_time=service.clock())
+    scheduler.add_job(_quietly(service.purge_closed_cases), "cron", hour=3, minute=17,
+                      id="retention")
     return scheduler
+
+
+def _quietly(job: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[None]]:
+    """A job cut short by shutdown is not an error: its transaction rolled back and the
+    rows fire on the next run."""
+
+    async def run() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await job()
+
+    run.__name__ = job.__name__
+    return run

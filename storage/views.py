@@ -36,6 +36,7 @@ LIST_LIMIT = 200
 TRANSCRIPT_LIMIT = 1000
 AUDIT_LIMIT = 200
 _TERMINAL = tuple(s.value for s in CaseStatus if is_terminal(s))
+_UNCLAIMED_EXEMPT = (CaseStatus.INTAKE_IN_PROGRESS.value, *_TERMINAL)
 
 
 class InboxFilter(StrEnum):
@@ -78,10 +79,17 @@ class InboxRow:
     last_activity: datetime
 
     @property
+    def unclaimed(self) -> bool:
+        """A sent request nobody has taken yet (it must be acknowledged within 24 h)."""
+        return (self.case_status is not None and self.assigned_to is None
+                and self.case_status not in _UNCLAIMED_EXEMPT)
+
+    @property
     def needs_attention(self) -> bool:
-        """Something waits for a person: a message, a handoff, a failed send or an SLA."""
+        """Something waits for a person: a message, a handoff, a failed send, an SLA, or a
+        request nobody has taken."""
         return bool(self.needs_human or self.handoff or self.unread or self.held
-                    or self.failed or self.open_alerts)
+                    or self.failed or self.open_alerts or self.unclaimed)
 
 
 @dataclass(frozen=True)
@@ -292,8 +300,13 @@ class _ListParts:
         """The condition of the "needs attention" filter (mirrors `InboxRow.needs_attention`)."""
         return or_(
             Contact.needs_human.is_(True), Contact.unread > 0, self.held > 0, self.failed > 0,
-            self.open_alerts > 0,
+            self.open_alerts > 0, self.unclaimed,
         )
+
+    @property
+    def unclaimed(self) -> Any:
+        return and_(Case.id.is_not(None), Case.assigned_to.is_(None),
+                    Case.status.not_in(_UNCLAIMED_EXEMPT))
 
 
 def _mine(coordinator_id: int | None) -> Any:

@@ -10,7 +10,7 @@ from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from babel.dates import format_date, format_skeleton, format_timedelta
+from babel.dates import format_date, format_skeleton, format_timedelta, get_datetime_format
 from babel.numbers import format_decimal
 
 from bot.keys import CATALOGS, SETTINGS
@@ -59,7 +59,9 @@ class Formats:
         """Date and time, to the minute: "23 Nov 2026, 10:05"."""
         if moment is None:
             return ""
-        return format_skeleton("yMMMdHm", moment, tzinfo=self.tz, locale=self.locale)
+        day = format_skeleton("yMMMd", moment, tzinfo=self.tz, locale=self.locale)
+        hour = format_skeleton("Hm", moment, tzinfo=self.tz, locale=self.locale)
+        return get_datetime_format("medium", locale=self.locale).format(hour, day)
 
     def day(self, value: date | datetime | None) -> str:
         """A date alone, long form."""

@@ -15,8 +15,8 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 import bot.keys
-from bot.keys import CATALOGS, CLOCK, DATABASE, JINJA, RENDERER, SETTINGS
 from bot.coordinators import authenticate
+from bot.keys import CATALOGS, CLOCK, DATABASE, JINJA, RENDERER, SETTINGS
 from bot.web.inbox.actions import ActionError, InboxActions
 from bot.web.inbox.auth import (
     COORDINATOR,
@@ -109,7 +109,7 @@ def _login_page(
     email: str = "",
 ) -> web.Response:
     response = render(
-        request, "inbox/login.html", status=status, error=error, email=email,
+        request, "inbox/login.html", status=status, nav="login", error=error, email=email,
         login_csrf=request.app[SIGNER].login_token(nonce),
         next=safe_next(request.query.get("next")),
     )
@@ -193,8 +193,8 @@ async def inbox(request: web.Request) -> web.Response:
     async with UnitOfWork(request.app[DATABASE], write=False) as uow:
         rows = await views.inbox_rows(uow.session, show=show, sort=sort, coordinator_id=me.id)
         counts = await views.inbox_counts(uow.session, coordinator_id=me.id)
-    return render(request, "inbox/list.html", rows=rows, counts=counts, show=show.value,
-                  sort=sort.value, limit=views.LIST_LIMIT)
+    return render(request, "inbox/list.html", nav="list", rows=rows, counts=counts,
+                  show=show.value, sort=sort.value, limit=views.LIST_LIMIT)
 
 
 # -- one conversation -------------------------------------------------------------------------
@@ -206,14 +206,19 @@ async def _conversation_page(
 ) -> web.Response:
     async with UnitOfWork(request.app[DATABASE], write=False) as uow:
         detail = await views.conversation_detail(uow.session, contact_id)
+        actors = {h.actor for h in detail.history} if detail is not None else set()
+        ids = [int(a.split(":", 1)[1]) for a in actors
+               if a.startswith("coordinator:") and a.split(":", 1)[1].isdigit()]
+        names = await views.coordinator_names(uow.session, ids)
     if detail is None:
         raise web.HTTPNotFound(text="No such conversation.")
     await request.app[ACTIONS].opened(request[COORDINATOR].id, contact_id)
     new_from = _first_unread(detail)
     done = request.query.get("done") if status == 200 else None
     return render(
-        request, "inbox/conversation.html", status=status, detail=detail, error=error,
-        done=done, draft=draft, new_from=new_from,
+        request, "inbox/conversation.html", status=status, nav="list", detail=detail,
+        error=error, done=done, draft=draft, new_from=new_from,
+        actor_names={f"coordinator:{cid}": name for cid, name in names.items()},
         max_text=_max_text(request, detail.contact.channel),
         has_store=_file_store(request) is not None,
     )
@@ -384,5 +389,5 @@ async def audit_log(request: web.Request) -> web.Response:
             uow.session, before=_int(before) if before else None,
         )
     older = lines[-1].id if len(lines) == views.AUDIT_LIMIT else None
-    return render(request, "inbox/audit.html", lines=lines, older=older)
+    return render(request, "inbox/audit.html", nav="audit", lines=lines, older=older)
 

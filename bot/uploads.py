@@ -1,0 +1,1031 @@
+"""Files arriving for a case: resumable upload sessions, inspection, checklist, family summary.
+
+An `UploadSession` row follows one file. The tus PATCH requests append *parts*: each request
+body is stored, encrypted from its first byte, as one object of the file store, and recorded
+(key, size) on the row only once it is whole, so a request cut off mid-way keeps nothing and
+the client resumes from the last committed offset.
+
+Storage choice (throughput): the parts are never re-encrypted into one object. A one-part
+upload's Document points at that part; a multi-part upload's Document has the storage key
+`parts:<upload id>`, a manifest read through `open_document` / `document_keys`. Re-storing
+would decrypt and re-encrypt every byte once more at completion (about half the throughput
+on large studies). The whole-file SHA-256 is carried along the PATCHes in this process, so
+completion reads back only what inspection needs (DICOM headers, a ZIP's members, 4 KiB for
+the type); after a restart between PATCHes it is recomputed from the parts.
+
+Completion runs in three steps so the database is never held during file work: read the row,
+inspect (pydicom and zipfile in worker threads, from the encrypted store), then one short
+transaction that records Documents, ticks the checklist, may move the case to `file_complete`
+and queues the family's summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import bisect
+import hashlib
+import io
+import logging
+import re
+import secrets
+import unicodedata
+from collections import OrderedDict
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, BinaryIO
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import upload_messages as say
+from bot.archive import ArchiveRejected, iter_zip_members
+from bot.clock import Clock
+from bot.dicom import (
+    DicomKind,
+    DicomReport,
+    InvalidDicom,
+    Match,
+    identity_matches,
+    inspect_dicom,
+    read_dicomdir,
+)
+from bot.documents import SNIFF_BYTES, FileType, claims_dicom, guess_item, sniff
+from bot.i18n.render import Renderer, isolate
+from bot.replies import ReplyWriter
+from intake.case import CaseStatus, is_terminal
+from intake.checklist import (
+    ItemKind,
+    ReceivedDocument,
+    checklist_for,
+    is_complete,
+    is_satisfied,
+    missing_items,
+)
+from intake.deadlines import SlaEvent, cancelled_kinds, sla_deadlines
+from intake.prompts import Prompt, Text
+from storage import repositories as repo
+from storage.db import Database
+from storage.files import (
+    EncryptedDiskStore,
+    FileStore,
+    FileStoreError,
+    FileTooLarge,
+    StoredFile,
+    chunks_from_file,
+)
+from storage.tables import Case, Contact, Document, Timer, UploadSession
+from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 2 << 30
+MAX_CASE_BYTES = 20 << 30
+MAX_PARTS = 4096
+READ_CHUNK = 256 * 1024
+PARTS_PREFIX = "parts:"
+HASH_CACHE_SIZE = 512
+SUMMARY_DOCUMENTS = 8
+OPEN_STATUSES = ("uploading", "uploaded")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_FILETYPE = re.compile(r"[A-Za-z0-9.+-]{1,63}/[A-Za-z0-9.+-]{1,63}")
+_BATCH = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits; settings fields `upload_max_file_bytes` / `upload_max_case_bytes` win."""
+
+    file_bytes: int = MAX_FILE_BYTES
+    case_bytes: int = MAX_CASE_BYTES
+
+    @classmethod
+    def from_settings(cls, settings: object) -> Limits:
+        """Read the optional settings fields, else the module defaults."""
+        return cls(
+            file_bytes=int(getattr(settings, "upload_max_file_bytes", MAX_FILE_BYTES)),
+            case_bytes=int(getattr(settings, "upload_max_case_bytes", MAX_CASE_BYTES)),
+        )
+
+
+class UploadRefused(Exception):
+    """A request the upload protocol must refuse: an HTTP status and a short code."""
+
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    """What the client says about a file: display-only, never a path on our side."""
+
+    filename: str = "file"
+    relative_path: str | None = None
+    item: ItemKind | None = None
+    filetype: str | None = None
+    batch: str | None = None
+
+
+def display_name(raw: str | None) -> str:
+    """A file name safe to show: the last path component, no control or bidi characters."""
+    text = unicodedata.normalize("NFC", raw or "")
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    text = _CONTROL.sub("", text).strip().lstrip(".").strip()
+    return text[:200] or "file"
+
+
+def clean_relative_path(raw: str | None) -> str | None:
+    """A folder-relative path for matching against a DICOMDIR; components sanitised."""
+    if not raw:
+        return None
+    text = unicodedata.normalize("NFC", raw).replace("\\", "/")
+    parts = [_CONTROL.sub("", p).strip() for p in text.split("/")]
+    parts = [p for p in parts if p and p not in {".", ".."}]
+    joined = "/".join(parts)
+    return joined[:500] or None
+
+
+def parse_metadata(header: str | None) -> FileMeta:
+    """Parse tus `Upload-Metadata` ("key base64,key base64"); ValueError when malformed."""
+    values: dict[str, str] = {}
+    for pair in (header or "").split(","):
+        pair = pair.strip()
+        if not pair:
+            continue
+        key, _, encoded = pair.partition(" ")
+        if not key or len(key) > 64 or key in values:
+            raise ValueError("bad metadata key")
+        try:
+            values[key] = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise ValueError("bad metadata value") from None
+    item: ItemKind | None = None
+    if values.get("item"):
+        try:
+            item = ItemKind(values["item"])
+        except ValueError:
+            item = None
+    filetype = values.get("filetype", "").strip()
+    batch = values.get("batch", "")
+    return FileMeta(
+        filename=display_name(values.get("filename") or values.get("name")),
+        relative_path=clean_relative_path(values.get("relativePath")),
+        item=item,
+        filetype=filetype if _FILETYPE.fullmatch(filetype) else None,
+        batch=batch if _BATCH.fullmatch(batch) else None,
+    )
+
+
+def accepts_uploads(case: Case) -> bool:
+    """Files are taken once the request is submitted and until the case's work ends."""
+    return case.submitted_at is not None and not is_terminal(case.status)
+
+
+# ---------------------------------------------------------------- reading stored content
+
+
+class _Concatenated(io.RawIOBase):
+    """A seekable plaintext view over a file stored as several parts, opened lazily."""
+
+    def __init__(self, store: FileStore, parts: Sequence[dict[str, Any]]) -> None:
+        self._store = store
+        self._keys = [str(p["key"]) for p in parts]
+        self._starts: list[int] = []
+        total = 0
+        for part in parts:
+            self._starts.append(total)
+            total += int(part["size"])
+        self._size = total
+        self._pos = 0
+        self._open: tuple[int, BinaryIO] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise OSError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._pos >= self._size or not len(buffer):
+            return 0
+        index = bisect.bisect_right(self._starts, self._pos) - 1
+        if self._open is None or self._open[0] != index:
+            if self._open is not None:
+                self._open[1].close()
+            self._open = (index, self._store.open_seekable(self._keys[index]))
+        handle = self._open[1]
+        handle.seek(self._pos - self._starts[index])
+        data = handle.read(len(buffer))
+        memoryview(buffer)[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if self._open is not None:
+            self._open[1].close()
+            self._open = None
+        super().close()
+
+
+def open_parts(store: FileStore, parts: Sequence[dict[str, Any]]) -> BinaryIO:
+    """A blocking, seekable plaintext file over stored parts (worker threads only)."""
+    if len(parts) == 1:
+        return store.open_seekable(str(parts[0]["key"]))
+    return io.BufferedReader(_Concatenated(store, parts), buffer_size=READ_CHUNK)
+
+
+async def _parts_of(session: AsyncSession, document: Document) -> list[dict[str, Any]]:
+    if not document.storage_key.startswith(PARTS_PREFIX):
+        return [{"key": document.storage_key, "size": document.size}]
+    upload = await session.get(UploadSession, document.storage_key[len(PARTS_PREFIX):])
+    return list(upload.parts) if upload is not None else []
+
+
+async def document_keys(session: AsyncSession, document: Document) -> list[str]:
+    """The store keys holding a document's bytes (to delete them with the document)."""
+    return [str(part["key"]) for part in await _parts_of(session, document)]
+
+
+async def open_document(
+    store: FileStore, session: AsyncSession, document: Document
+) -> AsyncIterator[bytes]:
+    """Stream a document's plaintext, whether it is one stored object or a parts manifest."""
+    for part in await _parts_of(session, document):
+        async for chunk in store.open(str(part["key"])):
+            yield chunk
+
+
+# ---------------------------------------------------------------- inspection
+
+
+@dataclass
+class Prepared:
+    """One Document to record, as inspection found it."""
+
+    kind: str
+    filename: str
+    content_type: str | None
+    size: int
+    sha256: str
+    storage_key: str
+    is_dicom: bool = False
+    valid: bool = True
+    inspection: dict[str, Any] = field(default_factory=dict)
+    owned: bool = False  # a store object made by inspection (a ZIP member): ours to delete
+
+
+@dataclass
+class Inspected:
+    """What one upload turned into."""
+
+    documents: list[Prepared] = field(default_factory=list)
+    problems: list[dict[str, str]] = field(default_factory=list)
+    consumed: bool = False  # the upload's own parts are no longer needed (ZIP unpacked)
+
+
+_MIME = {
+    FileType.PDF: "application/pdf", FileType.JPEG: "image/jpeg", FileType.PNG: "image/png",
+    FileType.HEIC: "image/heic", FileType.WEBP: "image/webp", FileType.ZIP: "application/zip",
+    FileType.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    FileType.TEXT: "text/plain", FileType.DICOM: "application/dicom",
+}
+
+
+def _birth_date(answers: dict[str, Any]) -> date | None:
+    raw = answers.get("patient_birth_date")
+    try:
+        return date.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+
+
+def _dicom_inspection(report: DicomReport, answers: dict[str, Any]) -> dict[str, Any]:
+    """What a Document keeps of a DICOM header: never the patient's name or birth date."""
+    identity = identity_matches(report, str(answers.get("patient_name") or ""),
+                                _birth_date(answers))
+    return {
+        "modality": report.modality,
+        "study_date": report.study_date.isoformat() if report.study_date else None,
+        "study_uid": report.study_uid,
+        "series_uid": report.series_uid,
+        "sop_instance_uid": report.sop_instance_uid,
+        "body_part": report.body_part,
+        "institution": report.institution,
+        "frames": report.number_of_frames or 1,
+        "identity": str(identity),
+        "problem": report.problem,
+    }
+
+
+def _read_head(store: FileStore, parts: Sequence[dict[str, Any]]) -> bytes:
+    with open_parts(store, parts) as fh:
+        return fh.read(SNIFF_BYTES)
+
+
+def _inspect_dicom_file(
+    store: FileStore, parts: Sequence[dict[str, Any]], raw_allowed: bool
+) -> tuple[DicomReport, list[str] | None, str | None]:
+    """Blocking: the header report, and for a DICOMDIR the files it lists (or its problem)."""
+    with open_parts(store, parts) as fh:
+        report = inspect_dicom(fh, allow_missing_preamble=raw_allowed)
+        if report.kind is not DicomKind.DICOMDIR:
+            return report, None, None
+        try:
+            index = read_dicomdir(fh)
+        except InvalidDicom as problem:
+            return report, None, problem.code
+        return report, [ref.path for ref in index.files], None
+
+
+# ---------------------------------------------------------------- the service
+
+
+class UploadService:
+    """Upload sessions and what happens when a file is whole; shared by web and chat paths."""
+
+    def __init__(
+        self, db: Database, store: FileStore, renderer: Renderer, writer: ReplyWriter,
+        clock: Clock, *, limits: Limits | None = None,
+        on_committed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.renderer = renderer
+        self.writer = writer
+        self.clock = clock
+        self.limits = limits or Limits()
+        self.on_committed = on_committed
+        self._hashes: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- sessions
+
+    async def _usage(self, session: AsyncSession, case_id: int) -> int:
+        documents = await session.scalar(
+            select(func.coalesce(func.sum(Document.size), 0)).where(Document.case_id == case_id))
+        pending = await session.scalar(
+            select(func.coalesce(func.sum(UploadSession.length), 0)).where(
+                UploadSession.case_id == case_id, UploadSession.status.in_(OPEN_STATUSES)))
+        return int(documents or 0) + int(pending or 0)
+
+    async def create(self, case_id: int, length: int, meta: FileMeta) -> UploadSession:
+        """Start a resumable upload; 413 when the file or the case would exceed its limit."""
+        if length > self.limits.file_bytes:
+            raise UploadRefused(413, "file_too_large")
+        if length <= 0:
+            raise UploadRefused(400, "empty")
+        now = self.clock()
+        async with UnitOfWork(self.db) as uow:
+            if await self._usage(uow.session, case_id) + length > self.limits.case_bytes:
+                raise UploadRefused(413, "case_full")
+            row = UploadSession(
+                id=secrets.token_hex(16), case_id=case_id, source="upload",
+                filename=meta.filename, relative_path=meta.relative_path,
+                item=meta.item.value if meta.item else None, filetype=meta.filetype,
+                batch=meta.batch, length=length, offset=0, parts=[], status="uploading",
+                attempts=0, outcome={}, created_at=now, updated_at=now,
+            )
+            uow.session.add(row)
+            await uow.commit()
+        log.info("upload started", extra={"case_id": case_id})
+        return row
+
+    async def get(self, case_id: int, upload_id: str) -> UploadSession:
+        """The upload of this case, or 404."""
+        async with UnitOfWork(self.db, write=False) as uow:
+            row = await uow.session.get(UploadSession, upload_id)
+        if row is None or row.case_id != case_id or row.status == "cancelled":
+            raise UploadRefused(404, "not_found")
+        return row
+
+    async def resume_if_stalled(self, row: UploadSession) -> UploadSession:
+        """A whole upload whose completion was interrupted (crash, restart) completes now."""
+        if row.status != "uploaded":
+            return row
+        await self.complete(row.id)
+        return await self.get(row.case_id, row.id)
+
+    def _hasher_at(self, upload_id: str, offset: int) -> Any:
+        if offset == 0:
+            return hashlib.sha256()
+        cached = self._hashes.get(upload_id)
+        if cached is None or cached[0] != offset:
+            return None
+        return cached[1].copy()
+
+    def _remember_hash(self, upload_id: str, offset: int, hasher: Any) -> None:
+        if hasher is None:
+            self._hashes.pop(upload_id, None)
+            return
+        self._hashes[upload_id] = (offset, hasher)
+        self._hashes.move_to_end(upload_id)
+        while len(self._hashes) > HASH_CACHE_SIZE:
+            self._hashes.popitem(last=False)
+
+    async def append(
+        self, case_id: int, upload_id: str, offset: int, chunks: AsyncIterable[bytes]
+    ) -> UploadSession:
+        """Store one PATCH body as an encrypted part at `offset`; 409 if the offset is stale."""
+        row = await self.get(case_id, upload_id)
+        if offset != row.offset:
+            raise UploadRefused(409, "offset_mismatch")
+        if row.offset >= row.length:
+            return await self.resume_if_stalled(row)
+        if len(row.parts) >= MAX_PARTS:
+            raise UploadRefused(413, "too_many_parts")
+        hasher = self._hasher_at(upload_id, offset)
+
+        async def feed() -> AsyncIterator[bytes]:
+            async for chunk in chunks:
+                if hasher is not None:
+                    hasher.update(chunk)
+                yield chunk
+
+        try:
+            stored = await self.store.put(feed(), max_size=row.length - row.offset)
+        except FileTooLarge:
+            raise UploadRefused(413, "file_too_large") from None
+        if stored.size == 0:
+            await self.store.delete(stored.key)
+            return row
+        row = await self._commit_part(upload_id, offset, stored)
+        self._remember_hash(upload_id, row.offset, hasher)
+        log.info("upload part stored", extra={"case_id": case_id, "count": len(row.parts)})
+        if row.status == "uploaded":
+            return await self.resume_if_stalled(row)
+        return row
+
+    async def _commit_part(self, upload_id: str, offset: int, stored: StoredFile) -> UploadSession:
+        now = self.clock()
+        async with UnitOfWork(self.db) as uow:
+            row = await self._locked(uow, UploadSession, upload_id)
+            if row is None or row.status != "uploading" or row.offset != offset:
+                stale = True
+            else:
+                stale = False
+                part = {"key": stored.key, "size": stored.size, "sha256": stored.sha256}
+                row.parts = [*row.parts, part]
+                row.offset = offset + stored.size
+                row.updated_at = now
+                if row.offset >= row.length:
+                    row.status = "uploaded"
+                await uow.commit()
+        if stale:
+            # Another request for the same offset won the race (a client retry): drop ours.
+            await self.store.delete(stored.key)
+            raise UploadRefused(409, "offset_mismatch")
+        assert row is not None
+        return row
+
+    async def _locked(self, uow: UnitOfWork, model: type[Any], key: object) -> Any:
+        query = select(model).where(model.id == key)
+        if not self.db.is_sqlite:
+            query = query.with_for_update()
+        return (await uow.session.execute(query)).scalar_one_or_none()
+
+    async def cancel(self, case_id: int, upload_id: str) -> None:
+        """tus termination: an unfinished upload is abandoned and its parts deleted."""
+        row = await self.get(case_id, upload_id)
+        if row.status != "uploading":
+            raise UploadRefused(409, "already_complete")
+        async with UnitOfWork(self.db) as uow:
+            locked = await self._locked(uow, UploadSession, upload_id)
+            if locked is None or locked.status != "uploading":
+                raise UploadRefused(409, "already_complete")
+            locked.status = "cancelled"
+            locked.updated_at = self.clock()
+            keys = [str(p["key"]) for p in locked.parts]
+            await uow.commit()
+        self._hashes.pop(upload_id, None)
+        for key in keys:
+            await self.store.delete(key)
+
+    async def adopt(
+        self, case_id: int, stored: StoredFile, meta: FileMeta, source_ref: str
+    ) -> UploadSession | None:
+        """Record a file already stored whole (a chat attachment) and complete it.
+
+        None when `source_ref` was recorded before (a repeated event): the copy is dropped.
+        """
+        now = self.clock()
+        row = UploadSession(
+            id=secrets.token_hex(16), case_id=case_id, source="chat", source_ref=source_ref,
+            filename=meta.filename, relative_path=meta.relative_path,
+            item=meta.item.value if meta.item else None, filetype=meta.filetype,
+            batch=meta.batch, length=stored.size, offset=stored.size,
+            parts=[{"key": stored.key, "size": stored.size, "sha256": stored.sha256}],
+            status="uploaded", attempts=0, outcome={}, created_at=now, updated_at=now,
+        )
+        async with UnitOfWork(self.db) as uow:
+            taken = await uow.session.scalar(
+                select(UploadSession.id).where(UploadSession.source_ref == source_ref))
+            if taken is None:
+                uow.session.add(row)
+                await uow.commit()
+        if taken is not None:
+            await self.store.delete(stored.key)
+            return None
+        await self.complete(row.id)
+        return row
+
+    async def recorded(self, source_ref: str) -> UploadSession | None:
+        """The session recorded for an outside reference (a chat attachment), if any."""
+        async with UnitOfWork(self.db, write=False) as uow:
+            return (await uow.session.execute(
+                select(UploadSession).where(UploadSession.source_ref == source_ref)
+            )).scalar_one_or_none()
+
+    # -- completion
+
+    async def complete(self, upload_id: str) -> None:
+        """Inspect a whole upload and record what it is; idempotent, safe to call again."""
+        lock = self._locks.setdefault(upload_id, asyncio.Lock())
+        try:
+            async with lock:
+                await self._complete(upload_id)
+        finally:
+            if not lock.locked():
+                self._locks.pop(upload_id, None)
+
+    async def _complete(self, upload_id: str) -> None:
+        async with UnitOfWork(self.db, write=False) as uow:
+            row = await uow.session.get(UploadSession, upload_id)
+            case = await uow.session.get(Case, row.case_id) if row is not None else None
+        if row is None or case is None or row.status != "uploaded":
+            return
+        sha = await self._whole_sha(row)
+        duplicate = await self._find_duplicate(row.case_id, sha)
+        if duplicate is not None:
+            await self._record(row, Inspected(consumed=True), sha, duplicate)
+            return
+        try:
+            inspected = await self._inspect(row, case, sha)
+        except (FileStoreError, OSError) as error:
+            # The bytes are kept and shown to coordinators as unreadable, never lost silently.
+            log.warning("upload inspection failed",
+                        extra={"case_id": row.case_id, "error": type(error).__name__})
+            inspected = Inspected(documents=[self._as_is(row, sha, "other", valid=False,
+                                                         problem="unreadable")])
+        await self._record(row, inspected, sha, None)
+
+    async def _whole_sha(self, row: UploadSession) -> str:
+        if len(row.parts) == 1 and row.parts[0].get("sha256"):
+            return str(row.parts[0]["sha256"])
+        cached = self._hashes.pop(row.id, None)
+        if cached is not None and cached[0] == row.length:
+            return str(cached[1].hexdigest())
+        hasher = hashlib.sha256()
+        for part in row.parts:
+            async for chunk in self.store.open(str(part["key"])):
+                hasher.update(chunk)
+        return hasher.hexdigest()
+
+    async def _find_duplicate(self, case_id: int, sha: str) -> int | None:
+        async with UnitOfWork(self.db, write=False) as uow:
+            return await uow.session.scalar(
+                select(Document.id).where(Document.case_id == case_id, Document.sha256 == sha)
+                .limit(1))
+
+    def _storage_key(self, row: UploadSession) -> str:
+        return str(row.parts[0]["key"]) if len(row.parts) == 1 else PARTS_PREFIX + row.id
+
+    def _as_is(self, row: UploadSession, sha: str, kind: str, *, valid: bool = True,
+               problem: str | None = None, content_type: str | None = None) -> Prepared:
+        inspection: dict[str, Any] = {"path": row.relative_path, "source": row.source}
+        if problem:
+            inspection["problem"] = problem
+        return Prepared(kind=kind, filename=row.filename, content_type=content_type,
+                        size=row.length, sha256=sha, storage_key=self._storage_key(row),
+                        valid=valid, inspection=inspection)
+
+    async def _inspect(self, row: UploadSession, case: Case, sha: str) -> Inspected:
+        parts = list(row.parts)
+        head = await asyncio.to_thread(_read_head, self.store, parts)
+        in_folder = "/" in (row.relative_path or "")
+        file_type = sniff(head, row.filename, row.filetype, in_dicomdir_folder=in_folder)
+        if file_type is FileType.ZIP:
+            return await self._unzip(row, case, parts, sha)
+        prepared = await self._prepare(
+            parts, head, file_type, row.filename, row.relative_path, row.item, row.filetype,
+            sha, row.length, self._storage_key(row), case.answers, owned=False)
+        if prepared is None:
+            return Inspected(problems=[{"name": row.filename, "code": "unsupported_type"}],
+                             consumed=True)
+        prepared.inspection["source"] = row.source
+        return Inspected(documents=[prepared])
+
+    async def _prepare(
+        self, parts: list[dict[str, Any]], head: bytes, file_type: FileType, name: str,
+        path: str | None, item: str | None, declared: str | None, sha: str, size: int,
+        key: str, answers: dict[str, Any], *, owned: bool,
+    ) -> Prepared | None:
+        """One file's Document, by what its bytes are; None for a type we do not accept."""
+        base: dict[str, Any] = {"path": path}
+        doc = Prepared(kind=ItemKind.OTHER.value, filename=name, content_type=_MIME.get(file_type),
+                       size=size, sha256=sha, storage_key=key, inspection=base, owned=owned)
+        if file_type is FileType.DICOM:
+            report, listed, dir_problem = await asyncio.to_thread(
+                _inspect_dicom_file, self.store, parts, "/" in (path or ""))
+            if report.kind is DicomKind.DICOMDIR:
+                # The disc's index: it checks the folder, it is not a checklist item itself.
+                base.update(role="dicomdir", files=listed or [], problem=dir_problem)
+                doc.valid = listed is not None
+                return doc
+            if report.kind is DicomKind.INSTANCE:
+                doc.kind, doc.is_dicom = ItemKind.IMAGING_DICOM.value, True
+                doc.valid = report.valid
+                base.update(_dicom_inspection(report, answers))
+                return doc
+            file_type = FileType.UNKNOWN
+        if claims_dicom(name, declared):
+            doc.kind, doc.valid = ItemKind.IMAGING_DICOM.value, False
+            base["problem"] = "not_dicom"
+            return doc
+        if file_type is FileType.UNKNOWN:
+            return None
+        if file_type is FileType.ZIP:
+            doc.valid = False
+            base["problem"] = "nested_archive"
+            return doc
+        chosen = item if item in ItemKind._value2member_map_ else None
+        guessed = guess_item(name, file_type)
+        doc.kind = chosen or (guessed.value if guessed else ItemKind.OTHER.value)
+        return doc
+
+    async def _unzip(
+        self, row: UploadSession, case: Case, parts: list[dict[str, Any]], sha: str
+    ) -> Inspected:
+        """Each member stored on its own (encrypted) and inspected; the archive is dropped."""
+        async with UnitOfWork(self.db, write=False) as uow:
+            budget = self.limits.case_bytes - await self._usage(uow.session, row.case_id)
+        budget = max(0, budget + row.length)
+        result = Inspected(consumed=True)
+        prefix = row.relative_path or row.filename
+        archive = await asyncio.to_thread(open_parts, self.store, parts)
+        try:
+            members = iter_zip_members(archive, max_total_uncompressed=budget)
+            while (member := await asyncio.to_thread(next, members, None)) is not None:
+                name = display_name(member.name)
+                if member.size > self.limits.file_bytes:
+                    result.problems.append({"name": name, "code": "file_too_large"})
+                    continue
+                reader = await asyncio.to_thread(member.open)
+                try:
+                    stored = await self.store.put(chunks_from_file(reader, READ_CHUNK),
+                                                  max_size=self.limits.file_bytes)
+                finally:
+                    reader.close()
+                member_parts = [{"key": stored.key, "size": stored.size}]
+                head = await asyncio.to_thread(_read_head, self.store, member_parts)
+                path = f"{prefix}/{member.name}"
+                file_type = sniff(head, member.name, None, in_dicomdir_folder="/" in member.name)
+                prepared = await self._prepare(
+                    member_parts, head, file_type, name, path, row.item, None, stored.sha256,
+                    stored.size, stored.key, case.answers, owned=True)
+                if prepared is None:
+                    await self.store.delete(stored.key)
+                    result.problems.append({"name": name, "code": "unsupported_type"})
+                    continue
+                prepared.inspection.update(source=row.source, archive=row.filename)
+                result.documents.append(prepared)
+        except (ArchiveRejected, FileTooLarge) as rejected:
+            for prepared in result.documents:
+                await self.store.delete(prepared.storage_key)
+            code = rejected.code if isinstance(rejected, ArchiveRejected) else "too_large"
+            log.info("archive refused", extra={"case_id": row.case_id, "error": code})
+            return Inspected(documents=[self._as_is(row, sha, "other", valid=False,
+                                                    problem=code,
+                                                    content_type="application/zip")])
+        finally:
+            await asyncio.to_thread(archive.close)
+        if not result.documents and not result.problems:
+            result.problems.append({"name": row.filename, "code": "empty"})
+        return result
+
+    async def _record(
+        self, row: UploadSession, inspected: Inspected, sha: str, duplicate: int | None
+    ) -> None:
+        now = self.clock()
+        drop: list[str] = []
+        committed = False
+        try:
+            async with UnitOfWork(self.db) as uow:
+                session = uow.session
+                case = await self._locked(uow, Case, row.case_id)
+                upload = await self._locked(uow, UploadSession, row.id)
+                if case is None or upload is None or upload.status != "uploaded":
+                    drop = [p.storage_key for p in inspected.documents if p.owned]
+                    return
+                known = dict((await session.execute(
+                    select(Document.sha256, Document.id).where(Document.case_id == case.id)
+                )).tuples().all())
+                whole = len(inspected.documents) == 1 and not inspected.documents[0].owned
+                if duplicate is None and whole and sha in known:
+                    duplicate = known[sha]
+                documents: list[Document] = []
+                duplicates: list[str] = []
+                if duplicate is not None:
+                    drop += [p.storage_key for p in inspected.documents if p.owned]
+                    inspected = Inspected(problems=inspected.problems, consumed=True)
+                    duplicates.append(upload.filename)
+                for prepared in inspected.documents:
+                    if prepared.sha256 in known:
+                        duplicates.append(prepared.filename)
+                        if prepared.owned:
+                            drop.append(prepared.storage_key)
+                        continue
+                    document = Document(
+                        case_id=case.id, kind=prepared.kind, filename=prepared.filename,
+                        content_type=prepared.content_type, size=prepared.size,
+                        sha256=prepared.sha256, storage_key=prepared.storage_key,
+                        is_dicom=prepared.is_dicom, valid=prepared.valid,
+                        inspection=prepared.inspection, created_at=now)
+                    session.add(document)
+                    documents.append(document)
+                    known[prepared.sha256] = -1
+                await session.flush()
+                contact = await session.get(Contact, case.contact_id) if case.contact_id else None
+                if contact is not None and any(
+                    d.inspection.get("identity") == Match.MISMATCH for d in documents
+                ):
+                    contact.needs_human = True
+                completed = await self._update_checklist(session, case, now)
+                upload.status = "complete"
+                upload.completed_at = upload.updated_at = now
+                upload.outcome = {
+                    "documents": [d.id for d in documents], "duplicate_of": duplicate,
+                    "duplicates": duplicates, "problems": inspected.problems,
+                    "completed_case": completed,
+                }
+                if upload.batch is None and contact is not None:
+                    await self._notify(session, case, contact, [upload], now)
+                await uow.commit()
+                committed = True
+                if inspected.consumed:
+                    drop += [str(p["key"]) for p in upload.parts]
+                log.info("upload complete", extra={"case_id": case.id, "count": len(documents),
+                                                   "status": case.status})
+        except BaseException:
+            if not committed:
+                drop += [p.storage_key for p in inspected.documents if p.owned]
+            raise
+        finally:
+            for key in drop:
+                await self.store.delete(key)
+        self.on_committed()
+
+    async def _received(self, session: AsyncSession, case_id: int) -> list[ReceivedDocument]:
+        rows = (await session.execute(
+            select(Document.kind, Document.is_dicom, Document.valid)
+            .where(Document.case_id == case_id).distinct())).tuples().all()
+        return [ReceivedDocument(ItemKind(kind), bool(is_dicom), bool(valid))
+                for kind, is_dicom, valid in rows if kind in ItemKind._value2member_map_]
+
+    async def _update_checklist(self, session: AsyncSession, case: Case, now: datetime) -> bool:
+        """Move the case to `file_complete` when every required document is in."""
+        if case.status != CaseStatus.AWAITING_DOCUMENTS:
+            return False
+        received = await self._received(session, case.id)
+        if not is_complete(checklist_for(case.answers), received, case.answers):
+            return False
+        repo.change_status(session, case, CaseStatus.FILE_COMPLETE, "family", now)
+        case.file_complete_at = now
+        kinds = tuple(kind.value for kind in cancelled_kinds(SlaEvent.FILE_COMPLETE))
+        await repo.cancel_timers(session, case.id, now, kinds)
+        routing = case.routing or {}
+        for deadline in sla_deadlines(
+            SlaEvent.FILE_COMPLETE, now, urgent=bool(case.urgent),
+            tumour_board=routing.get("kind") == "tumour_board", now=now,
+        ):
+            session.add(Timer(case_id=case.id, contact_id=case.contact_id,
+                              kind=deadline.kind.value, audience=deadline.audience.value,
+                              due_at=deadline.due_at, created_at=now))
+        log.info("file complete", extra={"case_id": case.id})
+        return True
+
+    # -- telling the family
+
+    async def finish_batch(self, case_id: int) -> bool:
+        """The page finished a selection: one summary of everything not yet reported."""
+        now = self.clock()
+        async with UnitOfWork(self.db) as uow:
+            session = uow.session
+            rows = list((await session.execute(
+                select(UploadSession).where(
+                    UploadSession.case_id == case_id, UploadSession.status == "complete",
+                    UploadSession.notified_at.is_(None))
+                .order_by(UploadSession.completed_at))).scalars())
+            case = await session.get(Case, case_id)
+            contact = (await session.get(Contact, case.contact_id)
+                       if case is not None and case.contact_id else None)
+            if not rows or case is None or contact is None:
+                return False
+            await self._notify(session, case, contact, rows, now)
+            await uow.commit()
+        self.on_committed()
+        return True
+
+    async def _notify(
+        self, session: AsyncSession, case: Case, contact: Contact,
+        rows: Sequence[UploadSession], now: datetime,
+    ) -> None:
+        text = await self._summary(session, case, rows)
+        await self.writer.queue(session, contact, [Prompt(text)], case.language, now,
+                                case_id=case.id)
+        for row in rows:
+            row.notified_at = now
+
+    async def _summary(
+        self, session: AsyncSession, case: Case, rows: Sequence[UploadSession]
+    ) -> Text:
+        ids = [i for row in rows for i in row.outcome.get("documents", [])]
+        documents = list((await session.execute(
+            select(Document).where(Document.id.in_(ids)).order_by(Document.id)
+        )).scalars()) if ids else []
+        lines: list[Text] = [say.study_text(s) for s in _studies(documents)]
+        plain = [d for d in documents
+                 if d.valid and not d.is_dicom and d.inspection.get("role") != "dicomdir"]
+        lines += [say.document_line(d.kind, d.filename) for d in plain[:SUMMARY_DOCUMENTS]]
+        if len(plain) > SUMMARY_DOCUMENTS:
+            lines.append(say.more_documents(len(plain) - SUMMARY_DOCUMENTS))
+        problems = [(d.filename, d.inspection.get("problem")) for d in documents
+                    if not d.valid]
+        problems += [(p["name"], p["code"]) for row in rows
+                     for p in row.outcome.get("problems", [])]
+        lines += _problem_lines(problems)
+        duplicates = [name for row in rows for name in row.outcome.get("duplicates", [])]
+        if len(duplicates) == 1:
+            lines.append(say.duplicate_line(duplicates[0]))
+        elif duplicates:
+            lines.append(say.duplicate_group(len(duplicates)))
+        dicomdirs = [d for d in documents if d.inspection.get("role") == "dicomdir" and d.valid]
+        if dicomdirs:
+            paths = await _case_paths(session, case.id)
+            for directory in dicomdirs:
+                listed, missing = _folder_check(directory, paths)
+                lines.append(say.folder_check(listed, missing))
+        if any(d.inspection.get("identity") == Match.MISMATCH for d in documents):
+            lines.append(say.identity_notice())
+        unsorted = [d for d in plain if d.kind == ItemKind.OTHER]
+        if unsorted:
+            lines.append(say.pick_item_notice(len(unsorted)))
+        if any(row.outcome.get("completed_case") for row in rows):
+            lines.append(say.file_complete())
+        elif case.status == CaseStatus.AWAITING_DOCUMENTS:
+            received = await self._received(session, case.id)
+            missing = missing_items(checklist_for(case.answers), received, case.answers,
+                                    required_only=True)
+            if missing:
+                lines.append(say.still_missing([item.label for item in missing]))
+        return say.summary(isolate(case.reference, case.language), lines)
+
+    # -- the family sorts its documents
+
+    async def set_item(self, case_id: int, document_id: int, item: str) -> bool:
+        """The family says what a (non-DICOM) document is; may complete the file."""
+        try:
+            kind = ItemKind(item)
+        except ValueError:
+            raise UploadRefused(400, "bad_item") from None
+        now = self.clock()
+        async with UnitOfWork(self.db) as uow:
+            session = uow.session
+            document = await session.get(Document, document_id)
+            if document is None or document.case_id != case_id:
+                raise UploadRefused(404, "not_found")
+            if document.is_dicom or document.inspection.get("role") == "dicomdir":
+                raise UploadRefused(409, "not_sortable")
+            document.kind = kind.value
+            case = await self._locked(uow, Case, case_id)
+            completed = await self._update_checklist(session, case, now)
+            if completed and case.contact_id:
+                contact = await session.get(Contact, case.contact_id)
+                if contact is not None:
+                    await self.writer.queue(session, contact, [Prompt(say.file_complete())],
+                                            case.language, now, case_id=case.id)
+            await uow.commit()
+        if completed:
+            self.on_committed()
+        return completed
+
+    # -- what the page shows
+
+    async def status(self, case_id: int, lang: str) -> dict[str, Any]:
+        """The checklist, studies and documents of a case, rendered in `lang`, for the page."""
+        render = self.renderer.text
+        async with UnitOfWork(self.db, write=False) as uow:
+            session = uow.session
+            case = await session.get(Case, case_id)
+            assert case is not None
+            documents = list((await session.execute(
+                select(Document).where(Document.case_id == case_id).order_by(Document.id)
+            )).scalars())
+            pending = await session.scalar(select(func.count()).select_from(UploadSession).where(
+                UploadSession.case_id == case_id, UploadSession.status == "uploaded"))
+        received = [ReceivedDocument(ItemKind(d.kind), d.is_dicom, d.valid)
+                    for d in documents if d.kind in ItemKind._value2member_map_]
+        items = checklist_for(case.answers)
+        checklist = [
+            {"kind": str(item.kind), "label": render(item.label, lang),
+             "hint": render(item.hint, lang), "required": item.required,
+             "done": is_satisfied(item, received, case.answers)}
+            for item in items
+        ]
+        paths = {str(d.inspection.get("path") or "").casefold() for d in documents}
+        notes = [render(say.study_text(s), lang) for s in _studies(documents)]
+        invalid_dicom = [(d.filename, d.inspection.get("problem")) for d in documents
+                         if d.is_dicom and not d.valid]
+        notes += [render(t, lang) for t in _problem_lines(invalid_dicom)]
+        for directory in documents:
+            if directory.inspection.get("role") == "dicomdir" and directory.valid:
+                notes.append(render(say.folder_check(*_folder_check(directory, paths)), lang))
+        if any(d.inspection.get("identity") == Match.MISMATCH for d in documents):
+            notes.append(render(say.identity_notice(), lang))
+        listed = [
+            {"id": d.id, "name": d.filename, "size": d.size, "kind": d.kind,
+             "label": render(say.item_label(d.kind), lang), "valid": d.valid,
+             "problem": None if d.valid else render(say.problem_text(
+                 d.inspection.get("problem")), lang),
+             "needs_item": d.valid and d.kind == ItemKind.OTHER,
+             "dicomdir": d.inspection.get("role") == "dicomdir"}
+            for d in documents if not d.is_dicom
+        ]
+        return {
+            "reference": case.reference,
+            "complete": all(c["done"] for c in checklist if c["required"]),
+            "checklist": checklist,
+            "notes": notes,
+            "documents": listed[-200:],
+            "items": [{"key": key, "label": render(label, lang)}
+                      for key, label in say.choosable_items(items)],
+            "processing": int(pending or 0),
+        }
+
+
+# ---------------------------------------------------------------- summaries
+
+
+def _studies(documents: Sequence[Document]) -> list[say.StudyLine]:
+    grouped: dict[str, dict[str, Any]] = {}
+    for d in documents:
+        if not (d.is_dicom and d.valid):
+            continue
+        info = d.inspection
+        study = grouped.setdefault(str(info.get("study_uid")), {
+            "modalities": [], "dates": set(), "series": set(), "images": 0})
+        modality = info.get("modality")
+        if modality and modality not in study["modalities"]:
+            study["modalities"].append(modality)
+        if info.get("study_date"):
+            study["dates"].add(info["study_date"])
+        study["series"].add(info.get("series_uid"))
+        study["images"] += int(info.get("frames") or 1)
+    lines = []
+    for study in grouped.values():
+        when = min(study["dates"]) if study["dates"] else None
+        lines.append(say.StudyLine(tuple(study["modalities"]),
+                                   date.fromisoformat(when) if when else None,
+                                   len(study["series"]), study["images"]))
+    return sorted(lines, key=lambda s: (s.study_date is None, s.study_date or date.min))
+
+
+def _problem_lines(problems: Sequence[tuple[str, str | None]]) -> list[Text]:
+    by_code: dict[str | None, list[str]] = {}
+    for name, code in problems:
+        by_code.setdefault(code, []).append(name)
+    return [say.problem_line(names[0], code) if len(names) == 1
+            else say.problem_group(len(names), code) for code, names in by_code.items()]
+
+
+async def _case_paths(session: AsyncSession, case_id: int) -> set[str]:
+    rows = (await session.execute(
+        select(Document.inspection).where(Document.case_id == case_id))).scalars()
+    return {str(info.get("path") or "").casefold() for info in rows}
+
+
+def _folder_check(directory: Document, paths: set[str]) -> tuple[int, int]:
+    """(files the DICOMDIR lists, how many of them never arrived)."""
+    base = str(directory.inspection.get("path") or "").rpartition("/")[0]
+    listed = [str(p) for p in directory.inspection.get("files") or []]
+    missing = sum(1 for p in listed
+                  if (f"{base}/{p}" if base else p).casefold() not in paths)
+    return len(listed), missing
+
+
+FILES = web.AppKey("files", EncryptedDiskStore)
+UPLOADS = web.AppKey("uploads", UploadService)

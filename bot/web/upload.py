@@ -1,0 +1,406 @@
+"""The family's upload page and the resumable upload protocol (tus 1.0.0 core, our own).
+
+`aiohttp-tus` is not used (FACTS.md section 6: it writes outside its folder given a crafted
+file name, and reads whole chunks into memory). Here every PATCH body streams in constant
+memory into the encrypted store, ids are made by the server and a file name is only shown.
+
+The token in the URL is the capability: no cookie is involved, so there is nothing to forge
+across sites, and every answer carries `Referrer-Policy: no-referrer` (app middleware).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import ClientPayloadError, web
+
+from bot import upload_links
+from bot.i18n.negotiate import from_accept_language
+from bot.keys import CATALOGS, CHANNELS, CLOCK, DATABASE, JINJA, RENDERER, SETTINGS
+from bot.replies import ReplyWriter
+from bot.upload_messages import size_text
+from bot.uploads import (
+    FILES,
+    READ_CHUNK,
+    UPLOADS,
+    Limits,
+    UploadRefused,
+    UploadService,
+    accepts_uploads,
+    parse_metadata,
+)
+from bot.web.templating import render_page
+from intake.prompts import N_, Text
+from storage.files import EncryptedDiskStore, key_from_env_or_dir
+from storage.tables import Case
+from storage.unit_of_work import UnitOfWork
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,termination"
+OFFSET_TYPE = "application/offset+octet-stream"
+# The page sends large files in pieces: a cut connection costs at most one piece.
+CHUNK_BYTES = 8 * 1024 * 1024
+BAD_TOKEN_LIMIT = 10
+BAD_TOKEN_WINDOW = 300.0
+
+routes = web.RouteTableDef()
+
+
+class BadTokenLimiter:
+    """Sliding window of failed token lookups per remote address, in this process only.
+
+    Several workers each keep their own window; the token's 256 bits are the real defence,
+    this only slows a guesser and keeps the database quiet.
+    """
+
+    def __init__(self, limit: int = BAD_TOKEN_LIMIT, window: float = BAD_TOKEN_WINDOW,
+                 clock: Any = time.monotonic, max_addresses: int = 10_000) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.max_addresses = max_addresses
+        self._hits: dict[str, deque[float]] = {}
+
+    def _recent(self, address: str) -> deque[float]:
+        hits = self._hits.get(address)
+        if hits is None:
+            return deque()
+        cutoff = self.clock() - self.window
+        while hits and hits[0] <= cutoff:
+            hits.popleft()
+        if not hits:
+            del self._hits[address]
+        return hits
+
+    def retry_after(self, address: str) -> int | None:
+        """Seconds this address must wait, or None when it may try."""
+        hits = self._recent(address)
+        if len(hits) < self.limit:
+            return None
+        return max(1, int(hits[0] + self.window - self.clock()) + 1)
+
+    def record(self, address: str) -> None:
+        """Count one failed lookup."""
+        hits = self._recent(address)
+        if not hits:
+            if len(self._hits) >= self.max_addresses:
+                self._hits.pop(next(iter(self._hits)))
+            self._hits[address] = hits
+        hits.append(self.clock())
+
+
+LIMITER = web.AppKey("upload_limiter", BadTokenLimiter)
+
+_ERRORS: dict[str, str] = {
+    "unknown": N_("This upload link is not valid. Please check that you copied all of it."),
+    "expired": N_("This upload link has expired. Write \u201cnew link\u201d in the chat to get "
+                  "a new one."),
+    "revoked": N_("This upload link has been replaced by a newer one. Please use the latest "
+                  "link we sent you, or write \u201cnew link\u201d in the chat."),
+    "slow_down": N_("Too many attempts. Please wait a few minutes and try again."),
+    "file_too_large": N_("This file is too large (the limit is {size} per file). Please "
+                         "contact your coordinator."),
+    "case_full": N_("There is no more room for files in this request (the limit is {size}). "
+                    "Please contact your coordinator."),
+    "too_many_parts": N_("This upload was split into too many pieces. Please start it again."),
+    "offset_mismatch": N_("This upload is out of step; it continues from where it stopped."),
+    "not_found": N_("This upload was not found. Please send the file again."),
+    "empty": N_("This file is empty."),
+    "bad_request": N_("This request could not be read. Please try again."),
+    "bad_item": N_("Please choose one of the items of the list."),
+    "not_sortable": N_("Images are sorted automatically."),
+    "already_complete": N_("This upload is already complete."),
+    "unsupported_media": N_("This request could not be read. Please try again."),
+    "version": N_("Please reload the page: it is out of date."),
+}
+
+
+def _error_text(request: web.Request, code: str, lang: str) -> str:
+    msgid = _ERRORS.get(code, _ERRORS["bad_request"])
+    limits: Limits = request.app[UPLOADS].limits
+    size = limits.case_bytes if code == "case_full" else limits.file_bytes
+    return request.app[RENDERER].text(Text.of(msgid, size=size_text(size)), lang)
+
+
+def _tus_headers(**extra: str) -> dict[str, str]:
+    return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store", **extra}
+
+
+def _json_error(request: web.Request, status: int, code: str, lang: str,
+                **headers: str) -> web.Response:
+    return web.json_response({"error": _error_text(request, code, lang), "code": code},
+                             status=status, headers=_tus_headers(**headers))
+
+
+def _visitor_language(request: web.Request) -> str:
+    return from_accept_language(request.headers.get("Accept-Language")) or "en"
+
+
+def _address(request: web.Request) -> str:
+    # The peer address as aiohttp sees it; behind a reverse proxy that is the proxy (see
+    # the operators' notes), since a client-supplied X-Forwarded-For would defeat the limit.
+    return request.remote or "unknown"
+
+
+async def _open_case(request: web.Request, *, page: bool = False) -> Case | web.Response:
+    """The case a token opens, or the answer that says (without a word about the case) why not."""
+    limiter = request.app[LIMITER]
+    address = _address(request)
+    wait = limiter.retry_after(address)
+    if wait is not None:
+        return _refuse(request, 429, "slow_down", page, {"Retry-After": str(wait)})
+    now = request.app[CLOCK]()
+    token = request.match_info["token"]
+    async with UnitOfWork(request.app[DATABASE], write=False) as uow:
+        found = await upload_links.resolve(uow.session, token, now)
+        case = None
+        if not isinstance(found, upload_links.LinkProblem):
+            case = await uow.session.get(Case, found.case_id)
+    if case is not None and accepts_uploads(case):
+        return case
+    problem = found if isinstance(found, upload_links.LinkProblem) else (
+        upload_links.LinkProblem.REVOKED)
+    limiter.record(address)
+    status = 404 if problem is upload_links.LinkProblem.UNKNOWN else 410
+    return _refuse(request, status, problem.value, page, {})
+
+
+def _refuse(request: web.Request, status: int, code: str, page: bool,
+            headers: dict[str, str]) -> web.Response:
+    lang = _visitor_language(request)
+    if not page:
+        return _json_error(request, status, code, lang, **headers)
+    html = render_page(
+        request.app[JINJA], request.app[CATALOGS], "upload_error.html", lang,
+        static_url="/static", message=_error_text(request, code, lang), status=status,
+    )
+    return web.Response(text=html, content_type="text/html", status=status,
+                        headers={"Cache-Control": "no-store", **headers})
+
+
+def _check_tus(request: web.Request, lang: str) -> web.Response | None:
+    if request.headers.get("Tus-Resumable") != TUS_VERSION:
+        return _json_error(request, 412, "version", lang, **{"Tus-Version": TUS_VERSION})
+    return None
+
+
+def _refused(request: web.Request, refused: UploadRefused, lang: str) -> web.Response:
+    return _json_error(request, refused.status, refused.code, lang)
+
+
+# ---------------------------------------------------------------- the page
+
+
+@routes.get("/upload/{token}")
+async def upload_page(request: web.Request) -> web.Response:
+    """The upload page, in the case's language; right to left for Arabic."""
+    case = await _open_case(request, page=True)
+    if isinstance(case, web.Response):
+        return case
+    service = request.app[UPLOADS]
+    lang = request.app[CATALOGS].resolve(case.language)
+    status = await service.status(case.id, lang)
+    base = f"/upload/{request.match_info['token']}"
+    html = render_page(
+        request.app[JINJA], request.app[CATALOGS], "upload.html", lang,
+        static_url="/static", status=status,
+        config={"base": base, "chunk": CHUNK_BYTES, "max_file": service.limits.file_bytes,
+                "lang": lang, "max_file_text": request.app[RENDERER].text(
+                    size_text(service.limits.file_bytes), lang)},
+    )
+    return web.Response(text=html, content_type="text/html",
+                        headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/upload/{token}/status")
+async def upload_status(request: web.Request) -> web.Response:
+    """Checklist, studies and documents as the page shows them."""
+    case = await _open_case(request)
+    if isinstance(case, web.Response):
+        return case
+    lang = request.app[CATALOGS].resolve(case.language)
+    status = await request.app[UPLOADS].status(case.id, lang)
+    return web.json_response(status, headers={"Cache-Control": "no-store"})
+
+
+@routes.post("/upload/{token}/done")
+async def upload_done(request: web.Request) -> web.Response:
+    """The page finished a selection of files: tell the family in the chat, once."""
+    case = await _open_case(request)
+    if isinstance(case, web.Response):
+        return case
+    notified = await request.app[UPLOADS].finish_batch(case.id)
+    return web.json_response({"notified": notified})
+
+
+@routes.post("/upload/{token}/documents/{document_id:\\d{1,18}}/item")
+async def set_document_item(request: web.Request) -> web.Response:
+    """The family says which checklist item a document is."""
+    case = await _open_case(request)
+    if isinstance(case, web.Response):
+        return case
+    lang = request.app[CATALOGS].resolve(case.language)
+    try:
+        body = await request.json()
+        item = str(body["item"]) if isinstance(body, dict) else ""
+    except (ValueError, KeyError):
+        return _json_error(request, 400, "bad_request", lang)
+    try:
+        complete = await request.app[UPLOADS].set_item(
+            case.id, int(request.match_info["document_id"]), item)
+    except UploadRefused as refused:
+        return _refused(request, refused, lang)
+    return web.json_response({"ok": True, "complete": complete})
+
+
+# ---------------------------------------------------------------- tus
+
+
+def _capabilities(request: web.Request) -> web.Response:
+    limits: Limits = request.app[UPLOADS].limits
+    return web.Response(status=204, headers=_tus_headers(**{
+        "Tus-Version": TUS_VERSION, "Tus-Extension": TUS_EXTENSIONS,
+        "Tus-Max-Size": str(limits.file_bytes)}))
+
+
+@routes.options("/upload/{token}/files")
+async def tus_options(request: web.Request) -> web.Response:
+    """What this server supports (no token lookup: nothing about a case is said)."""
+    return _capabilities(request)
+
+
+@routes.options("/upload/{token}/files/{upload_id}")
+async def tus_options_file(request: web.Request) -> web.Response:
+    """Same capabilities on an upload's URL."""
+    return _capabilities(request)
+
+
+@routes.post("/upload/{token}/files")
+async def tus_create(request: web.Request) -> web.Response:
+    """tus creation: Upload-Length and Upload-Metadata in, 201 and the upload's URL out."""
+    case = await _open_case(request)
+    if isinstance(case, web.Response):
+        return case
+    lang = request.app[CATALOGS].resolve(case.language)
+    if (bad := _check_tus(request, lang)) is not None:
+        return bad
+    try:
+        length = int(request.headers.get("Upload-Length", ""))
+        meta = parse_metadata(request.headers.get("Upload-Metadata"))
+    except ValueError:
+        return _json_error(request, 400, "bad_request", lang)
+    if length < 0 or "Upload-Defer-Length" in request.headers:
+        return _json_error(request, 400, "bad_request", lang)
+    try:
+        row = await request.app[UPLOADS].create(case.id, length, meta)
+    except UploadRefused as refused:
+        return _refused(request, refused, lang)
+    location = f"/upload/{request.match_info['token']}/files/{row.id}"
+    return web.Response(status=201, headers=_tus_headers(Location=location,
+                                                         **{"Upload-Offset": "0"}))
+
+
+async def _upload_case(request: web.Request) -> tuple[Case, str] | web.Response:
+    case = await _open_case(request)
+    if isinstance(case, web.Response):
+        return case
+    lang = request.app[CATALOGS].resolve(case.language)
+    if (bad := _check_tus(request, lang)) is not None:
+        return bad
+    return case, lang
+
+
+@routes.route("HEAD", "/upload/{token}/files/{upload_id}")
+async def tus_head(request: web.Request) -> web.Response:
+    """Where an upload stands: the committed offset to resume from."""
+    opened = await _upload_case(request)
+    if isinstance(opened, web.Response):
+        return opened
+    case, lang = opened
+    service: UploadService = request.app[UPLOADS]
+    try:
+        row = await service.get(case.id, request.match_info["upload_id"])
+        row = await service.resume_if_stalled(row)
+    except UploadRefused as refused:
+        return web.Response(status=refused.status, headers=_tus_headers())
+    return web.Response(status=200, headers=_tus_headers(**{
+        "Upload-Offset": str(row.offset), "Upload-Length": str(row.length)}))
+
+
+@routes.patch("/upload/{token}/files/{upload_id}")
+async def tus_patch(request: web.Request) -> web.Response:
+    """Append the body at Upload-Offset, streamed and encrypted; 204 and the new offset."""
+    opened = await _upload_case(request)
+    if isinstance(opened, web.Response):
+        return opened
+    case, lang = opened
+    if request.content_type != OFFSET_TYPE:
+        return _json_error(request, 415, "unsupported_media", lang)
+    try:
+        offset = int(request.headers.get("Upload-Offset", ""))
+    except ValueError:
+        return _json_error(request, 400, "bad_request", lang)
+    if offset < 0:
+        return _json_error(request, 400, "bad_request", lang)
+    service: UploadService = request.app[UPLOADS]
+    try:
+        row = await service.append(case.id, request.match_info["upload_id"], offset,
+                                   request.content.iter_chunked(READ_CHUNK))
+    except UploadRefused as refused:
+        return _refused(request, refused, lang)
+    except (OSError, ClientPayloadError, asyncio.IncompleteReadError):
+        # The connection broke mid-body: nothing of this piece was kept; the client asks
+        # HEAD for the offset and sends the rest again.
+        return web.Response(status=400, headers=_tus_headers())
+    return web.Response(status=204, headers=_tus_headers(**{"Upload-Offset": str(row.offset)}))
+
+
+@routes.delete("/upload/{token}/files/{upload_id}")
+async def tus_delete(request: web.Request) -> web.Response:
+    """tus termination: the family cancelled a file before it finished."""
+    opened = await _upload_case(request)
+    if isinstance(opened, web.Response):
+        return opened
+    case, lang = opened
+    try:
+        await request.app[UPLOADS].cancel(case.id, request.match_info["upload_id"])
+    except UploadRefused as refused:
+        return _refused(request, refused, lang)
+    return web.Response(status=204, headers=_tus_headers())
+
+
+# ---------------------------------------------------------------- wiring
+
+
+async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open the encrypted file store and the upload service (after the database)."""
+    settings = app[SETTINGS]
+    key = key_from_env_or_dir(os.environ, settings.data_dir)
+    store = EncryptedDiskStore(settings.data_dir / "files", key)
+    await store.remove_stale_partials()
+    renderer = app[RENDERER]
+
+    def wake() -> None:
+        from bot.keys import DISPATCHER
+
+        if DISPATCHER in app:
+            app[DISPATCHER].wake()
+
+    app[FILES] = store
+    app[UPLOADS] = UploadService(
+        app[DATABASE], store, renderer, ReplyWriter(renderer, app[CHANNELS]), app[CLOCK],
+        limits=Limits.from_settings(settings), on_committed=wake,
+    )
+    yield
+
+
+def setup(app: web.Application) -> None:
+    """Register the upload routes and, after the database's, the store's cleanup context."""
+    app[LIMITER] = BadTokenLimiter()
+    app.router.add_routes(routes)
+    app.cleanup_ctx.append(uploads_ctx)

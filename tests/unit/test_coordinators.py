@@ -1,0 +1,183 @@
+"""Coordinator accounts and inbox sign-in: password hashes, session tokens, the throttle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.coordinators import (
+    DEMO_EMAIL,
+    CoordinatorExists,
+    WeakPassword,
+    add_coordinator,
+    authenticate,
+    create_coordinator,
+    ensure_demo_coordinator,
+    hash_password,
+    verify_password,
+)
+from bot.web.inbox.auth import LoginThrottle, SessionSigner, safe_next
+from storage.db import Database
+from storage.unit_of_work import UnitOfWork
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+KEY = b"0123456789abcdef0123456789abcdef"
+
+
+def test_a_password_hash_is_salted_scrypt_and_verifies() -> None:
+    first, second = hash_password("correct horse"), hash_password("correct horse")
+    assert first.startswith("scrypt$15$8$1$") and first != second
+    assert verify_password("correct horse", first)
+    assert verify_password("correct horse", second)
+    assert not verify_password("correct horsE", first)
+    assert "correct horse" not in first
+
+
+@pytest.mark.parametrize("stored", [
+    "", "plain", "scrypt$15$8$1$salt", "scrypt$x$8$1$AAAA$AAAA", "bcrypt$15$8$1$AAAA$AAAA",
+    "scrypt$40$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA", "scrypt$15$8$1$!!!$AAAA",
+])
+def test_a_malformed_stored_hash_never_matches(stored: str) -> None:
+    assert not verify_password("anything", stored)
+
+
+def test_a_session_token_names_its_coordinator_until_it_expires() -> None:
+    signer = SessionSigner(KEY)
+    token = signer.issue(7, NOW)
+    session = signer.read(token, NOW + timedelta(hours=7, minutes=59))
+    assert session is not None and session.coordinator_id == 7
+    assert signer.read(token, NOW + timedelta(hours=8)) is None
+
+
+def test_a_session_token_with_any_change_is_refused() -> None:
+    signer = SessionSigner(KEY)
+    token = signer.issue(7, NOW)
+    payload, _, signature = token.rpartition(".")
+    _, expires, nonce = payload.split(".")
+    later = int(expires) + 3600
+    for forged in (f"8.{expires}.{nonce}.{signature}", f"7.{later}.{nonce}.{signature}",
+                   token + "x", token.replace(".", "", 1), "", "a.b.c.d",
+                   SessionSigner(b"x" * 32).issue(7, NOW)):
+        assert signer.read(forged, NOW) is None, forged
+
+
+def test_csrf_tokens_belong_to_one_session() -> None:
+    signer = SessionSigner(KEY)
+    one, two = signer.issue(7, NOW), signer.issue(7, NOW)
+    assert SessionSigner.matches(signer.csrf_token(one), signer.csrf_token(one))
+    assert not SessionSigner.matches(signer.csrf_token(one), signer.csrf_token(two))
+    assert not SessionSigner.matches(signer.csrf_token(one), "")
+    assert not SessionSigner.matches(signer.csrf_token(one), None)
+    assert signer.login_token("nonce-a") != signer.login_token("nonce-b")
+
+
+def test_a_short_session_key_is_refused() -> None:
+    with pytest.raises(ValueError):
+        SessionSigner(b"short")
+
+
+def test_the_throttle_waits_after_five_failures_per_address_and_doubles() -> None:
+    throttle = LoginThrottle()
+    keys = throttle.keys("Anna@Team.example", "10.0.0.1")
+    for minute in range(5):
+        assert throttle.retry_after(keys, NOW + timedelta(minutes=minute)) == 0
+        throttle.failed(keys, NOW + timedelta(minutes=minute))
+    last = NOW + timedelta(minutes=4)
+    assert throttle.retry_after(keys, last) == 30
+    assert throttle.retry_after(keys, last + timedelta(seconds=31)) == 0
+    throttle.failed(keys, last + timedelta(seconds=31))
+    assert throttle.retry_after(keys, last + timedelta(seconds=31)) == 60
+    other_address = throttle.keys("anna@team.example", "10.0.0.2")
+    assert throttle.retry_after(other_address, last) > 0  # the e-mail itself is slowed down
+    assert throttle.retry_after(throttle.keys("ben@team.example", "10.0.0.2"), last) == 0
+
+
+def test_the_throttle_forgets_after_the_window_and_after_a_success() -> None:
+    throttle = LoginThrottle()
+    keys = throttle.keys("anna@team.example", "10.0.0.1")
+    for _ in range(6):
+        throttle.failed(keys, NOW)
+    assert throttle.retry_after(keys, NOW + timedelta(minutes=16)) == 0
+    throttle.succeeded(keys)
+    assert throttle.retry_after(keys, NOW) == 0
+
+
+def test_one_busy_address_is_slowed_down_only_after_many_accounts_fail() -> None:
+    throttle = LoginThrottle()
+    for index in range(19):
+        throttle.failed(throttle.keys(f"user{index}@team.example", "10.0.0.9"), NOW)
+    fresh = throttle.keys("new@team.example", "10.0.0.9")
+    assert throttle.retry_after(fresh, NOW) == 0
+    throttle.failed(throttle.keys("user19@team.example", "10.0.0.9"), NOW)
+    assert throttle.retry_after(fresh, NOW) > 0
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("/inbox/c/3", "/inbox/c/3"), ("/inbox?show=all", "/inbox?show=all"),
+    ("https://evil.example/", "/inbox"), ("//evil.example/inbox", "/inbox"),
+    ("/chat", "/inbox"), ("/inbox/login", "/inbox"), (None, "/inbox"), ("/inbox\\x", "/inbox"),
+])
+def test_only_a_local_inbox_page_may_follow_the_sign_in(
+    target: str | None, expected: str
+) -> None:
+    assert safe_next(target) == expected
+
+
+# -- accounts in the database -----------------------------------------------------------------
+
+
+async def _create(url: str, email: str, password: str = "long enough pw") -> int:
+    database = Database(url)
+    try:
+        async with UnitOfWork(database) as uow:
+            coordinator = await create_coordinator(uow.session, email, "Anna", password)
+            await uow.commit()
+            return coordinator.id
+    finally:
+        await database.dispose()
+
+
+async def _authenticate(url: str, email: str, password: str) -> int | None:
+    database = Database(url)
+    try:
+        async with UnitOfWork(database, write=False) as uow:
+            found = await authenticate(uow.session, email, password)
+            return found.id if found else None
+    finally:
+        await database.dispose()
+
+
+async def test_accounts_are_unique_per_address_whatever_its_case(database_url: str) -> None:
+    created = await _create(database_url, "Anna@Team.example")
+    assert await _authenticate(database_url, " anna@team.EXAMPLE ", "long enough pw") == created
+    assert await _authenticate(database_url, "anna@team.example", "wrong") is None
+    with pytest.raises(CoordinatorExists):
+        await _create(database_url, "anna@team.example")
+    with pytest.raises(WeakPassword):
+        await _create(database_url, "ben@team.example", "short")
+
+
+async def test_add_coordinator_is_the_command_line_way_to_create_an_account(
+    database_url: str,
+) -> None:
+    await add_coordinator(database_url, "chris@team.example", "Chris", "a fine password")
+    assert await _authenticate(database_url, "chris@team.example", "a fine password")
+    with pytest.raises(CoordinatorExists):
+        await add_coordinator(database_url, "chris@team.example", "Chris", "another password")
+
+
+async def test_the_demo_login_gets_a_fresh_password_on_every_run(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        logins = []
+        for _ in range(2):
+            async with UnitOfWork(database) as uow:
+                logins.append(await ensure_demo_coordinator(uow.session))
+                await uow.commit()
+    finally:
+        await database.dispose()
+    (email, first), (_, second) = logins
+    assert email == DEMO_EMAIL and first != second and len(second) >= 12
+    assert await _authenticate(database_url, email, first) is None
+    assert await _authenticate(database_url, email, second) is not None
