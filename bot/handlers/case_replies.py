@@ -90,8 +90,10 @@ class CaseReplies:
 
     def status(self, case: Case) -> Prompt:
         """Where the family's case stands."""
-        return Prompt(Text.of("Your request {reference}: {status}.", reference=isolate(case.reference, case.language),
-                              status=status_label(CaseStatus(case.status))))
+        return Prompt(Text.of(
+            "Your request {reference}: {status}.",
+            reference=isolate(case.reference, case.language),
+            status=status_label(CaseStatus(case.status))))
 
     def new_link_requested(self) -> Prompt:
         """Acknowledge a request for a (new) upload link."""
