@@ -155,8 +155,8 @@ def claims_dicom(filename: str, content_type: str | None = None) -> bool:
 _KEYWORDS: Mapping[ItemKind, tuple[str, ...]] = MappingProxyType(
     {
         ItemKind.LAB_RESULTS: (
-            "lab", "labo", "labresult", "bloed", "blood", "bilan", "biolog", "biochim", "hemogram", "nfs",
-            "cbc", "sang", "serolog", "tahlil", "analiz", "kan", "hormon",
+            "lab", "labo", "labresult", "bloed", "blood", "bilan", "biolog", "biochim",
+            "hemogram", "nfs", "cbc", "sang", "serolog", "tahlil", "analiz", "kan", "hormon",
             "анализ", "кров", "лаборатор", "биохим",
             "تحليل", "تحاليل", "مختبر", "مخبر", "فحوصات",
         ),

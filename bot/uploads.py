@@ -733,7 +733,7 @@ class UploadService:
                     return
                 known = dict((await session.execute(
                     select(Document.sha256, Document.id).where(Document.case_id == case.id)
-                )).tuples().all())
+                )).all())
                 whole = len(inspected.documents) == 1 and not inspected.documents[0].owned
                 if duplicate is None and whole and sha in known:
                     duplicate = known[sha]
@@ -792,7 +792,7 @@ class UploadService:
     async def _received(self, session: AsyncSession, case_id: int) -> list[ReceivedDocument]:
         rows = (await session.execute(
             select(Document.kind, Document.is_dicom, Document.valid)
-            .where(Document.case_id == case_id).distinct())).tuples().all()
+            .where(Document.case_id == case_id).distinct())).all()
         return [ReceivedDocument(ItemKind(kind), bool(is_dicom), bool(valid))
                 for kind, is_dicom, valid in rows if kind in ItemKind._value2member_map_]
 

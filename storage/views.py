@@ -86,10 +86,10 @@ class InboxRow:
 
     @property
     def needs_attention(self) -> bool:
-        """Something waits for a person: a message, a handoff, a failed send, an SLA, or a
-        request nobody has taken."""
-        return bool(self.needs_human or self.handoff or self.unread or self.held
-                    or self.failed or self.open_alerts or self.unclaimed)
+        """Something waits for a person: a message, a handoff, an SLA, a request nobody has
+        taken. A held or failed send flags the contact (`needs_human`) until it is handled."""
+        return bool(self.needs_human or self.handoff or self.unread or self.open_alerts
+                    or self.unclaimed)
 
 
 @dataclass(frozen=True)
@@ -299,8 +299,8 @@ class _ListParts:
     def attention(self) -> Any:
         """The condition of the "needs attention" filter (mirrors `InboxRow.needs_attention`)."""
         return or_(
-            Contact.needs_human.is_(True), Contact.unread > 0, self.held > 0, self.failed > 0,
-            self.open_alerts > 0, self.unclaimed,
+            Contact.needs_human.is_(True), Contact.unread > 0, self.open_alerts > 0,
+            self.unclaimed,
         )
 
     @property

@@ -32,6 +32,7 @@ from storage.tables import (
     Coordinator,
     Document,
     Message,
+    OutboxItem,
     Timer,
 )
 from storage.unit_of_work import UnitOfWork
@@ -566,6 +567,42 @@ async def test_the_list_puts_urgent_and_overdue_conversations_first(
     _, page = await coordinator.get("/inbox?show=all&sort=activity")
     assert sorted(int(i) for i in CONVERSATION_LINK.findall(page)) == sorted(
         [calm, urgent, late, quiet, new])
+
+
+async def test_a_failed_delivery_flags_the_conversation_until_it_is_handled(
+    coordinator: InboxBrowser, login: Login, settings: Settings,
+) -> None:
+    contact_id, case_id = await seed_case(settings.database_url, unread=0,
+                                          assigned_to=login.id)
+    now = datetime.now(UTC)
+    database = Database(settings.database_url)
+    try:
+        async with UnitOfWork(database) as uow:
+            message = Message(contact_id=contact_id, case_id=case_id, direction="out",
+                              author="bot", text="A reminder about your request",
+                              created_at=now)
+            uow.session.add(message)
+            await uow.session.flush()
+            uow.session.add(OutboxItem(contact_id=contact_id, message_id=message.id,
+                                       channel="webchat", payload={}, status="failed",
+                                       last_error="blocked by user", created_at=now))
+            contact = await uow.session.get(Contact, contact_id)
+            assert contact is not None
+            contact.needs_human = True
+            await uow.commit()
+    finally:
+        await database.dispose()
+    _, page = await coordinator.get("/inbox")
+    assert f'href="/inbox/c/{contact_id}"' in page
+    assert "1 message failed" in visible(page) and "Needs a person" in visible(page)
+    _, page = await coordinator.get(f"/inbox/c/{contact_id}")
+    assert "delivery--failed" in page and "blocked by user" in page
+    response, page = await coordinator.post(f"/inbox/c/{contact_id}/handled")
+    assert "Marked as handled." in visible(page)
+    _, page = await coordinator.get("/inbox")
+    assert f'href="/inbox/c/{contact_id}"' not in page
+    _, page = await coordinator.get("/inbox?show=all")
+    assert "1 message failed" in visible(page)  # still visible, no longer calling for action
 
 
 async def test_the_audit_log_lists_views_and_changes_with_ids_only(

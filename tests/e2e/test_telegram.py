@@ -209,6 +209,7 @@ async def test_a_family_completes_the_whole_intake_over_telegram_and_a_case_is_r
             done = await family.tap("confirm")
             await fake.wait_for(
                 lambda: len(fake.calls_of("answerCallbackQuery")) == family.callbacks)
+            await eventually(lambda: _all_sent(tg_settings.database_url))
         finally:
             await running.close()
 
@@ -333,6 +334,7 @@ async def test_replies_survive_provider_errors_and_arrive_in_order(
             await family.post(fake.text_update(CHAT, "/start"))
             await family.post(fake.text_update(CHAT, "English"))
             await fake.wait_for(lambda: len(fake.to(CHAT)) == 2, timeout=15)
+            await eventually(lambda: _all_sent(tg_settings.database_url))
     finally:
         await running.close()
 
@@ -419,6 +421,7 @@ async def test_a_reply_committed_before_a_crash_is_delivered_after_restart(
         try:
             family.webhook = running.webhook
             replies = await family.replies()
+            await eventually(lambda: _all_sent(tg_settings.database_url))
         finally:
             await running.close()
 

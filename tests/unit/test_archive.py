@@ -74,8 +74,8 @@ def test_an_archive_of_three_dicom_files_yields_three_valid_instances() -> None:
 async def test_an_archive_is_read_straight_from_the_encrypted_store(tmp_path: Path) -> None:
     zip_path = zip_files(tmp_path / "cd.zip", iter_study(instances=2))
     store = EncryptedDiskStore(tmp_path / "files", bytes(32), segment_size=1000)
-    with zip_path.open("rb") as fh:
-        stored = await store.put(chunks_from_file(fh), max_size=10**7)
+    with zip_path.open("rb") as source:
+        stored = await store.put(chunks_from_file(source), max_size=10**7)
     with store.open_seekable(stored.key) as fh, open_zip(fh) as members:
         assert len(members) == 2
         with members[1].open() as member:

@@ -236,6 +236,17 @@ class InboxActions:
         self.on_committed()
         return len(prompts)
 
+    async def mark_handled(self, coordinator_id: int, contact_id: int) -> None:
+        """Clear the "needs a person" flag (a failed delivery seen to) without a handoff."""
+        now = self.clock()
+        async with self._conversation(contact_id) as (uow, target):
+            if target.row is not None and target.row.state.get("handoff"):
+                raise ActionError("still_handed_off")
+            target.contact.needs_human = False
+            audit(uow.session, coordinator_id, "handled", now, contact_id=contact_id,
+                  case_id=target.case.id if target.case else None)
+            await uow.commit()
+
     async def download(self, coordinator_id: int, document_id: int) -> Document | None:
         """Record a download before any byte leaves; returns the document's row."""
         now = self.clock()

@@ -331,6 +331,18 @@ async def hand_back(request: web.Request) -> web.Response:
     return await _act(request, "handed_back", run)
 
 
+@routes.post("/inbox/c/{contact_id}/handled", name="inbox-handled")
+@requires_login
+async def mark_handled(request: web.Request) -> web.Response:
+    """Clear the "needs a person" flag once a coordinator has seen to it."""
+    actions = request.app[ACTIONS]
+
+    async def run(coordinator_id: int, contact_id: int, form: Any) -> None:
+        await actions.mark_handled(coordinator_id, contact_id)
+
+    return await _act(request, "handled", run)
+
+
 # -- documents and audit ----------------------------------------------------------------------
 
 
