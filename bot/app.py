@@ -94,9 +94,14 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app.router.add_static("/static", STATIC_DIR)
     app.cleanup_ctx.append(_database)
     if settings.telegram_enabled:
-        from bot.channels.telegram import telegram_ctx
+        from bot.channels.telegram import TELEGRAM_COMMANDS, telegram_ctx
         from bot.web.telegram_webhook import routes as telegram_routes
+        from intake.commands import command_help, slash_name
 
+        app[TELEGRAM_COMMANDS] = {
+            lang: [(slash_name(c), renderer.text(t, lang)) for c, t in command_help()]
+            for lang in catalogs.languages
+        }
         app.router.add_routes(telegram_routes)
         app.cleanup_ctx.append(telegram_ctx)
     if settings.whatsapp_enabled:
@@ -128,15 +133,15 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     app[DISPATCHER] = dispatcher
     app[PROCESSOR] = processor
     app[TIMERS] = timers
-    tasks = [
-        asyncio.create_task(dispatcher.run(), name="outbox"),
-        asyncio.create_task(processor.run(), name="inbound-sweep"),
-    ]
+    outbox_task = asyncio.create_task(dispatcher.run(), name="outbox")
+    tasks = [asyncio.create_task(processor.run(), name="inbound-sweep")]
     scheduler = make_scheduler(timers, settings.timer_poll_seconds)
     scheduler.start()
     yield
     scheduler.shutdown(wait=False)
     await processor.close()
+    # A round in flight is finished and recorded, so nothing sent is sent twice.
+    await dispatcher.stop(outbox_task)
     for task in tasks:
         task.cancel()
     for task in tasks:

@@ -27,9 +27,20 @@ async def _migrate(settings: Settings) -> None:
         await database.dispose()
 
 
-def _serve(settings: Settings) -> None:
-    web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                print=None, access_log=None)
+def _serve(settings: Settings, telegram_polling: bool = False) -> None:
+    app = create_app(settings)
+    if telegram_polling:
+        # After the workers' context: polling feeds the inbound processor.
+        from bot.channels.telegram_polling import telegram_polling_ctx
+
+        app.cleanup_ctx.append(telegram_polling_ctx)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+
+
+def _polling(settings: Settings, args: argparse.Namespace) -> bool:
+    if getattr(args, "telegram_polling", False) and not settings.telegram_enabled:
+        raise SystemExit("--telegram-polling needs TELEGRAM_BOT_TOKEN")
+    return bool(getattr(args, "telegram_polling", False))
 
 
 def _say(line: str) -> None:
@@ -44,15 +55,17 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Serve the web chat, webhooks and inbox (run `migrate` first)."""
+    polling = _polling(settings, args)
     _say(f"intake-bot listening on {settings.base_url}")
-    _serve(settings)
+    _serve(settings, polling)
     return 0
 
 
-def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     """Migrate the embedded SQLite database and serve the demo."""
+    polling = _polling(settings, args)
     asyncio.run(_migrate(settings))
     base = settings.base_url
     _say("")
@@ -62,7 +75,7 @@ def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
     _say(f"  Database:               {settings.database_url}")
     _say("  Stop with Ctrl+C.")
     _say("")
-    _serve(settings)
+    _serve(settings, polling)
     return 0
 
 
@@ -84,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         p = sub.add_parser(name, help=(fn.__doc__ or "").strip())
         if name == "i18n":
             p.add_argument("rest", nargs=argparse.REMAINDER)
+        if name in ("run", "demo"):
+            p.add_argument("--telegram-polling", action="store_true",
+                           help="fetch Telegram updates by long polling (no public https URL)")
     args = parser.parse_args(argv)
     logs.configure()
     settings = Settings.from_env()

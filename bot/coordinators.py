@@ -163,3 +163,15 @@ async def add_coordinator(database_url: str, email: str, name: str, password: st
             await uow.commit()
     finally:
         await database.dispose()
+
+
+async def prepare_demo_login(database_url: str) -> tuple[str, str]:
+    """The demo's printed inbox login, ready in the database (`intake-bot demo`)."""
+    database = Database(database_url)
+    try:
+        async with UnitOfWork(database) as uow:
+            login = await ensure_demo_coordinator(uow.session)
+            await uow.commit()
+        return login
+    finally:
+        await database.dispose()

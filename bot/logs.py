@@ -15,6 +15,17 @@ ALLOWED_EXTRA = frozenset({
 })
 
 
+# Our own code never passes data as log arguments; libraries do (python-telegram-bot logs a
+# raw update it cannot parse, aiohttp the client address), so theirs keep only the template.
+OWN_LOGGERS = frozenset({"bot", "storage", "intake", "intake_bot", "alembic"})
+
+
+def _message(record: logging.LogRecord) -> str:
+    if record.name.split(".")[0] in OWN_LOGGERS or not record.args:
+        return record.getMessage()
+    return str(record.msg)
+
+
 class JsonFormatter(logging.Formatter):
     """Formats records as JSON with the allowed extra fields."""
 
@@ -23,7 +34,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": _message(record),
         }
         for key in ALLOWED_EXTRA:
             if key in record.__dict__:
@@ -47,3 +58,5 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("aiohttp.access", "httpx", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # It logs every 429 at ERROR with a traceback; the outbox already waits and retries.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)

@@ -44,6 +44,7 @@ class OutboxDispatcher:
         self.clock = clock
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         """Something was committed to the outbox: look now rather than at the next poll."""
@@ -52,7 +53,7 @@ class OutboxDispatcher:
     async def run(self) -> None:
         """Deliver until cancelled."""
         await self.release_stale()
-        while True:
+        while not self._stopping:
             try:
                 sent = await self.dispatch_once()
             except asyncio.CancelledError:
@@ -65,6 +66,17 @@ class OutboxDispatcher:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+
+    async def stop(self, task: asyncio.Task[None], timeout: float = 10.0) -> None:
+        """Finish the round in flight (sent messages get recorded), then stop."""
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def release_stale(self) -> None:
         """Requeue rows a crashed process left half-sent."""

@@ -72,7 +72,6 @@ from storage.db import Database
 from storage.files import (
     EncryptedDiskStore,
     FileStore,
-    FileStoreError,
     FileTooLarge,
     StoredFile,
     chunks_from_file,
@@ -417,7 +416,13 @@ class UploadService:
         """A whole upload whose completion was interrupted (crash, restart) completes now."""
         if row.status != "uploaded":
             return row
-        await self.complete(row.id)
+        try:
+            await self.complete(row.id)
+        except Exception:
+            # The bytes are safe and whole: the protocol answer stays a success, and the next
+            # HEAD (or status request) tries the completion again.
+            log.exception("upload completion failed", extra={"case_id": row.case_id})
+            return row
         return await self.get(row.case_id, row.id)
 
     def _hasher_at(self, upload_id: str, offset: int) -> Any:
@@ -451,10 +456,22 @@ class UploadService:
         hasher = self._hasher_at(upload_id, offset)
 
         async def feed() -> AsyncIterator[bytes]:
-            async for chunk in chunks:
-                if hasher is not None:
-                    hasher.update(chunk)
-                yield chunk
+            # Hashing runs in a worker thread, overlapping the next read: on the event loop
+            # it would stall the store's encryption thread and cost about a third of the speed.
+            pending: asyncio.Future[None] | None = None
+            try:
+                async for chunk in chunks:
+                    if hasher is not None:
+                        if pending is not None:
+                            await pending
+                        pending = asyncio.ensure_future(asyncio.to_thread(hasher.update, chunk))
+                    yield chunk
+                if pending is not None:
+                    await pending
+                    pending = None
+            finally:
+                if pending is not None and not pending.done():
+                    pending.cancel()
 
         try:
             stored = await self.store.put(feed(), max_size=row.length - row.offset)
@@ -543,6 +560,25 @@ class UploadService:
         await self.complete(row.id)
         return row
 
+    async def record_refusal(self, case_id: int, meta: FileMeta, source_ref: str) -> bool:
+        """Remember a chat file we could not receive, so a retry does not repeat the advice.
+
+        False when it was already recorded.
+        """
+        now = self.clock()
+        async with UnitOfWork(self.db) as uow:
+            taken = await uow.session.scalar(
+                select(UploadSession.id).where(UploadSession.source_ref == source_ref))
+            if taken is not None:
+                return False
+            uow.session.add(UploadSession(
+                id=secrets.token_hex(16), case_id=case_id, source="chat",
+                source_ref=source_ref, filename=meta.filename, length=0, offset=0, parts=[],
+                status="refused", attempts=0, outcome={}, notified_at=now, created_at=now,
+                updated_at=now))
+            await uow.commit()
+        return True
+
     async def recorded(self, source_ref: str) -> UploadSession | None:
         """The session recorded for an outside reference (a chat attachment), if any."""
         async with UnitOfWork(self.db, write=False) as uow:
@@ -575,8 +611,9 @@ class UploadService:
             return
         try:
             inspected = await self._inspect(row, case, sha)
-        except (FileStoreError, OSError) as error:
-            # The bytes are kept and shown to coordinators as unreadable, never lost silently.
+        except Exception as error:
+            # Hostile or broken bytes must not wedge the upload: they are kept and shown to
+            # coordinators as unreadable, never lost silently.
             log.warning("upload inspection failed",
                         extra={"case_id": row.case_id, "error": type(error).__name__})
             inspected = Inspected(documents=[self._as_is(row, sha, "other", valid=False,
@@ -711,6 +748,10 @@ class UploadService:
             return Inspected(documents=[self._as_is(row, sha, "other", valid=False,
                                                     problem=code,
                                                     content_type="application/zip")])
+        except BaseException:
+            for prepared in result.documents:
+                await asyncio.shield(self.store.delete(prepared.storage_key))
+            raise
         finally:
             await asyncio.to_thread(archive.close)
         if not result.documents and not result.problems:
@@ -961,9 +1002,9 @@ class UploadService:
              "label": render(say.item_label(d.kind), lang), "valid": d.valid,
              "problem": None if d.valid else render(say.problem_text(
                  d.inspection.get("problem")), lang),
-             "needs_item": d.valid and d.kind == ItemKind.OTHER,
-             "dicomdir": d.inspection.get("role") == "dicomdir"}
-            for d in documents if not d.is_dicom
+             "needs_item": d.valid and d.kind == ItemKind.OTHER}
+            for d in documents
+            if not d.is_dicom and (not d.valid or d.inspection.get("role") != "dicomdir")
         ]
         return {
             "reference": case.reference,

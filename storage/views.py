@@ -228,6 +228,7 @@ class _ListParts:
 
     @classmethod
     def build(cls) -> _ListParts:
+        """Fresh subqueries for one statement."""
         last = (
             select(Message.contact_id.label("contact_id"),
                    func.max(Message.created_at).label("last_at"))

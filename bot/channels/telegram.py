@@ -9,7 +9,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from aiohttp import web
 from telegram import (
@@ -19,6 +19,7 @@ from telegram import (
     InlineKeyboardMarkup,
     Message,
     Update,
+    User,
 )
 from telegram.constants import ChatType, FileSizeLimit, InlineKeyboardMarkupLimit
 from telegram.error import (
@@ -75,7 +76,7 @@ def parse_update(update: Update, bot_id: int) -> Inbound | None:
     return None
 
 
-def _who(user: Any) -> dict[str, Any]:
+def _who(user: User | None) -> dict[str, Any]:
     if user is None:
         return {"display_name": None, "language_hint": None}
     # First name only: the last name adds identity and nothing the intake needs.
@@ -260,6 +261,14 @@ def file_base_url(base_url: str) -> str:
 # ------------------------------------------------------------------ the channel
 
 
+class Timeouts(TypedDict):
+    """The per-call timeout arguments of PTB's Bot API methods."""
+
+    read_timeout: float
+    write_timeout: float
+    connect_timeout: float
+
+
 class TelegramChannel:
     """Sends rendered replies with inline keyboards and fetches files sent in the chat."""
 
@@ -285,7 +294,7 @@ class TelegramChannel:
         """Parse an update addressed to this bot."""
         return parse_update(update, self.bot_id)
 
-    def timeouts(self) -> dict[str, float]:
+    def timeouts(self) -> Timeouts:
         """Per-call timeouts for Bot API requests (tests shorten `request_timeout`)."""
         timeout = self.request_timeout
         return {"read_timeout": timeout, "write_timeout": timeout, "connect_timeout": timeout}
@@ -387,7 +396,8 @@ class TelegramChannel:
 
 TELEGRAM = web.AppKey("telegram_channel", TelegramChannel)
 # Optional command menus per language: {"en": [("help", "Show the commands..."), ...]}.
-TELEGRAM_COMMANDS = web.AppKey("telegram_commands", dict[str, list[tuple[str, str]]])
+TELEGRAM_COMMANDS: web.AppKey[Mapping[str, Sequence[tuple[str, str]]]] = web.AppKey(
+    "telegram_commands")
 
 
 async def register_bot(
@@ -435,7 +445,7 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
                               lambda lang: catalogs.gettext(lang, SEND_CHOICE))
     app[TELEGRAM] = channel
     app[CHANNELS][NAME] = channel
-    await register_bot(application.bot, settings, app.get(TELEGRAM_COMMANDS) or {})
+    await register_bot(application.bot, settings, app.get(TELEGRAM_COMMANDS, {}))
     yield
     await channel.close()
     await application.shutdown()

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from telegram.error import Conflict, TelegramError
+from telegram.error import Conflict
 
 from bot.channels.telegram import ALLOWED_UPDATES, TELEGRAM
 from bot.keys import PROCESSOR
@@ -36,13 +36,12 @@ async def run_polling(app: web.Application) -> None:
             for update in updates:
                 await channel.accept(update, processor.receive)
                 offset = update.update_id + 1
-        except asyncio.CancelledError:
-            raise
         except Conflict:
             # Another process polls, or a webhook was set again meanwhile.
             log.warning("telegram polling conflict")
+            webhook_deleted = False
             await asyncio.sleep(ERROR_PAUSE_SECONDS)
-        except (TelegramError, OSError):
+        except Exception:  # the network or the database: keep polling, nothing is confirmed
             log.warning("telegram polling failed", exc_info=True)
             await asyncio.sleep(ERROR_PAUSE_SECONDS)
 

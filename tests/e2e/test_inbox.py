@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse, ClientSession, CookieJar
+from aiohttp import ClientResponse, ClientSession, CookieJar, web
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
+import bot.keys
 from bot.app import create_app
 from bot.coordinators import create_coordinator
 from bot.settings import Settings
@@ -674,6 +675,68 @@ async def test_a_file_cannot_be_downloaded_without_a_file_store(
     assert response.status == 404
     response, _ = await coordinator.get("/inbox/documents/999999")
     assert response.status == 404
+
+
+class FakeFileStore:
+    """Just enough of the file store for a download: `open(key)` streams the bytes."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+
+    async def open(self, key: str) -> AsyncIterator[bytes]:
+        """Stream a stored file in small chunks; an unknown key fails like the real store."""
+        if key not in self.files:
+            raise LookupError("missing")
+        data = self.files[key]
+        for start in range(0, len(data), 4):
+            yield data[start:start + 4]
+
+
+async def test_a_coordinator_downloads_a_file_through_the_store_and_it_is_audited(
+    settings: Settings, login: Login, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    files_key = web.AppKey("files", FakeFileStore)
+    monkeypatch.setattr(bot.keys, "FILES", files_key, raising=False)
+    contact_id, case_id = await seed_case(settings.database_url)
+    database = Database(settings.database_url)
+    try:
+        async with UnitOfWork(database) as uow:
+            stored = Document(case_id=case_id, kind="referral_letter", size=14,
+                              filename="lettre du médecin \"final\".pdf", sha256="0" * 64,
+                              content_type="text/html", storage_key="k1")
+            lost = Document(case_id=case_id, kind="lab_results", filename="labo.pdf", size=1,
+                            sha256="1" * 64, storage_key="gone")
+            uow.session.add_all([stored, lost])
+            await uow.commit()
+    finally:
+        await database.dispose()
+    app = create_app(settings)
+    setup_inbox(app)
+    app[files_key] = FakeFileStore({"k1": b"%PDF-1.4 hello"})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    browser = await InboxBrowser.open(f"http://127.0.0.1:{server.port}")
+    try:
+        await browser.sign_in(login.email)
+        _, page = await browser.get(f"/inbox/c/{contact_id}")
+        assert f'href="/inbox/documents/{stored.id}"' in page
+        response = await browser.session.get(f"{browser.base_url}/inbox/documents/{stored.id}")
+        assert response.status == 200
+        assert await response.read() == b"%PDF-1.4 hello"
+        assert response.headers["Content-Type"] == "application/octet-stream"
+        disposition = response.headers["Content-Disposition"]
+        assert disposition.startswith('attachment; filename="lettre du m_decin _final_.pdf"')
+        assert "filename*=UTF-8''lettre%20du%20m%C3%A9decin%20%22final%22.pdf" in disposition
+        response = await browser.session.get(f"{browser.base_url}/inbox/documents/{lost.id}")
+        assert response.status == 404
+    finally:
+        await browser.close()
+        await server.close()
+    downloads = await rows(settings.database_url, AuditEntry, AuditEntry.action == "download")
+    assert [(e.coordinator_id, e.case_id, e.contact_id, e.detail) for e in downloads] == [
+        (login.id, case_id, contact_id, {"document_id": stored.id}),
+        (login.id, case_id, contact_id, {"document_id": lost.id}),
+    ]
 
 
 async def test_an_unknown_conversation_is_not_found(coordinator: InboxBrowser) -> None:

@@ -12,7 +12,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, ViewportSize, ex
 from bot.app import create_app
 from bot.settings import Settings
 from bot.web.inbox import setup_inbox
-from tests.e2e.browser import open_browser, screenshot
+from tests.e2e.browser import ARTIFACTS, open_browser, screenshot
 from tests.e2e.chat_client import ChatFamily
 from tests.e2e.test_inbox import PASSWORD, Login, add_login, complete_intake
 
@@ -100,6 +100,8 @@ async def test_a_coordinator_signs_in_opens_the_case_and_replies(
                 mine = page.locator("#transcript .line--coordinator").last
             await expect(mine.locator(".delivery--sent")).to_have_text("Sent")
             await screenshot(page, "inbox-reply-sent-laptop")
+            await page.screenshot(path=str(ARTIFACTS / "inbox-conversation-laptop-full.png"),
+                                  full_page=True)
 
             tablet = await new_page(browser, TABLET, errors)
             await sign_in(tablet, live_inbox, login)

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -138,12 +139,14 @@ class TelegramFamily:
         """Tick options on the latest several-choice keyboard, then press send."""
         message = self._offering("d:")
         for key in keys:
-            before = len(self.fake.calls_of("editMessageReplyMarkup"))
+            edits = len(self.fake.calls_of("editMessageReplyMarkup")) + 1
             await self._callback(message, f"m:{key}")
-            await self.fake.wait_for(
-                lambda: len(self.fake.calls_of("editMessageReplyMarkup")) > before)
+            await self.fake.wait_for(partial(self._edited, edits))
         await self._callback(message, "d:")
         return await self.replies()
+
+    def _edited(self, count: int) -> bool:
+        return len(self.fake.calls_of("editMessageReplyMarkup")) >= count
 
     async def _callback(self, message: Sent, data: str) -> None:
         self.callbacks += 1

@@ -37,7 +37,7 @@ from tests.e2e.upload_client import (
 AMIRA = {"patient_name": "BENALI^AMIRA", "birth_date": date(2015, 5, 14)}
 
 
-def testdata(name: str) -> bytes:
+def pydicom_file(name: str) -> bytes:
     """A file from pydicom's own test data (shipped in the wheel, never downloaded)."""
     path = get_testdata_file(name, download=False)
     assert path is not None, name
@@ -103,9 +103,9 @@ async def test_a_family_sends_ct_mr_and_a_lab_report_and_the_checklist_ticks(
     assert "Imaging (DICOM)" in html and "webkitdirectory" in html
 
     tus = intake.tus
-    await tus.send(testdata("CT_small.dcm"), chunk=16_000, filename="CT_small.dcm",
+    await tus.send(pydicom_file("CT_small.dcm"), chunk=16_000, filename="CT_small.dcm",
                    batch="b1")
-    await tus.send(testdata("MR_small.dcm"), filename="MR_small.dcm", batch="b1")
+    await tus.send(pydicom_file("MR_small.dcm"), filename="MR_small.dcm", batch="b1")
     await tus.send(pdf("lab"), filename="Blood tests March.pdf", batch="b1")
     assert await intake.chat(wait=0.5) == ""  # one summary per selection, not per file
     assert (await tus.done())["notified"] is True
@@ -227,7 +227,7 @@ async def test_zip_bombs_and_path_traversal_archives_are_refused_unopened(
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("zeros.dcm", bytes(24 << 20))
     traversal = io.BytesIO()
-    with zipfile.ZipFile(traversal, "w") as archive:
+    with zipfile.ZipFile(traversal, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("ok.pdf", pdf("inside"))
         archive.writestr("../../../escaped.pdf", pdf("escape"))
     await intake.tus.send(bomb.getvalue(), filename="bomb.zip", batch="z")
@@ -248,7 +248,7 @@ async def test_zip_bombs_and_path_traversal_archives_are_refused_unopened(
 async def test_a_file_that_only_claims_to_be_dicom_is_reported_not_accepted(
     intake: Intake,
 ) -> None:
-    truncated = testdata("CT_small.dcm")[:-8000]
+    truncated = pydicom_file("CT_small.dcm")[:-8000]
     await intake.tus.send(pdf("renamed"), filename="scan.dcm", batch="x")
     await intake.tus.send(b"\x00\x01garbage" * 50, filename="IMG0001.dcm", batch="x")
     await intake.tus.send(truncated, filename="cut.dcm", batch="x")
@@ -280,7 +280,7 @@ async def test_a_scan_of_another_patient_is_flagged_for_a_coordinator(intake: In
 async def test_an_interrupted_upload_resumes_from_the_last_committed_offset(
     intake: Intake,
 ) -> None:
-    data = testdata("MR_small.dcm")
+    data = pydicom_file("MR_small.dcm")
     half = len(data) // 2
     tus = intake.tus
     created = await tus.create(len(data), filename="MR_small.dcm")
@@ -433,7 +433,7 @@ async def test_chat_attachments_join_the_case_once_and_too_large_ones_get_the_li
 
     app = intake.server.app
     channel = app[WEBCHAT_CHANNEL]
-    contents = {"lab-ref": pdf("chat lab"), "ct-ref": testdata("CT_small.dcm")}
+    contents = {"lab-ref": pdf("chat lab"), "ct-ref": pydicom_file("CT_small.dcm")}
 
     async def fetch(attachment: Attachment) -> AsyncIterator[bytes]:
         if attachment.ref == "huge-ref":

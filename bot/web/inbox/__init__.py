@@ -36,8 +36,9 @@ async def _inbox_ctx(app: web.Application) -> AsyncIterator[None]:
         if dispatcher is not None:
             dispatcher.wake()
 
+    channels = app[CHANNELS]
     app[ACTIONS] = InboxActions(
-        app[DATABASE], ReplyWriter(app[RENDERER], app[CHANNELS]), app[CHANNELS], app[CLOCK],
+        app[DATABASE], ReplyWriter(app[RENDERER], channels), channels, app[CLOCK],
         on_committed=wake_dispatcher,
     )
     yield

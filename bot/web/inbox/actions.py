@@ -85,19 +85,23 @@ class InboxActions:
             case = await _current_case(uow.session, contact_id, row)
             yield uow, Target(contact, row, case)
 
-    async def opened(self, coordinator_id: int, contact_id: int) -> bool:
-        """A coordinator opened the conversation: audited, and its messages count as read."""
+    async def opened(self, coordinator_id: int, contact_id: int) -> int | None:
+        """A coordinator opens the conversation: audited, and its messages count as read.
+
+        Returns how many messages were unread (None: no such contact). Call it before reading
+        the transcript, so that nothing marked read here goes unshown.
+        """
         async with UnitOfWork(self.db) as uow:
-            contact = await uow.session.get(Contact, contact_id)
+            contact = await repo.lock_contact(uow.session, contact_id)
             if contact is None:
-                return False
+                return None
+            unread = contact.unread
             case = await _current_case(uow.session, contact_id, None)
-            if contact.unread:
-                contact.unread = 0
+            contact.unread = 0
             audit(uow.session, coordinator_id, "view", self.clock(), contact_id=contact_id,
                   case_id=case.id if case else None)
             await uow.commit()
-        return True
+        return unread
 
     async def reply(self, coordinator_id: int, contact_id: int, text: str) -> int:
         """Queue a coordinator's message to the family's own channel; returns its id."""

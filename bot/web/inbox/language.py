@@ -61,7 +61,7 @@ class Formats:
             return ""
         day = format_skeleton("yMMMd", moment, tzinfo=self.tz, locale=self.locale)
         hour = format_skeleton("Hm", moment, tzinfo=self.tz, locale=self.locale)
-        return get_datetime_format("medium", locale=self.locale).format(hour, day)
+        return str(get_datetime_format("medium", locale=self.locale)).format(hour, day)
 
     def day(self, value: date | datetime | None) -> str:
         """A date alone, long form."""

@@ -179,13 +179,14 @@ class Presenter:
                 label = self.text(sla_label(timer.kind))
             except ValueError:
                 label = timer.kind
-            audience = (gettext(self.lang, N_("Coordinators"))
-                        if timer.audience == Audience.COORDINATOR
-                        else gettext(self.lang, N_("Family")))
+            coordinators = timer.audience == Audience.COORDINATOR
+            audience = gettext(self.lang, N_("Coordinators") if coordinators else N_("Family"))
             if timer.cancelled_at is not None:
-                state = "resolved" if timer.fired_at is not None else "cancelled"
+                # A coordinator deadline ends because its work was done; a reminder, because
+                # it became pointless.
+                state = "resolved" if coordinators else "cancelled"
             elif timer.fired_at is not None:
-                state = "overdue" if timer.audience == Audience.COORDINATOR else "sent"
+                state = "overdue" if coordinators else "sent"
             else:
                 state = "pending"
             lines.append(DeadlineLine(label, audience, timer.due_at, state))

@@ -204,29 +204,29 @@ async def _conversation_page(
     request: web.Request, contact_id: int, *, status: int = 200, error: str | None = None,
     draft: str = "",
 ) -> web.Response:
+    unread = await request.app[ACTIONS].opened(request[COORDINATOR].id, contact_id)
+    if unread is None:
+        raise web.HTTPNotFound(text=ui_text(request, N_("No such conversation.")))
     async with UnitOfWork(request.app[DATABASE], write=False) as uow:
         detail = await views.conversation_detail(uow.session, contact_id)
-        actors = {h.actor for h in detail.history} if detail is not None else set()
-        ids = [int(a.split(":", 1)[1]) for a in actors
+        if detail is None:
+            raise web.HTTPNotFound(text=ui_text(request, N_("No such conversation.")))
+        ids = [int(a.split(":", 1)[1]) for a in {h.actor for h in detail.history}
                if a.startswith("coordinator:") and a.split(":", 1)[1].isdigit()]
         names = await views.coordinator_names(uow.session, ids)
-    if detail is None:
-        raise web.HTTPNotFound(text="No such conversation.")
-    await request.app[ACTIONS].opened(request[COORDINATOR].id, contact_id)
-    new_from = _first_unread(detail)
     done = request.query.get("done") if status == 200 else None
     return render(
         request, "inbox/conversation.html", status=status, nav="list", detail=detail,
-        error=error, done=done, draft=draft, new_from=new_from,
+        error=error, done=done, draft=draft, new_from=_first_unread(detail, unread),
         actor_names={f"coordinator:{cid}": name for cid, name in names.items()},
         max_text=_max_text(request, detail.contact.channel),
         has_store=_file_store(request) is not None,
     )
 
 
-def _first_unread(detail: views.ConversationDetail) -> int | None:
-    """The id of the first family message the coordinator has not seen yet."""
-    remaining = detail.contact.unread
+def _first_unread(detail: views.ConversationDetail, unread: int) -> int | None:
+    """The id of the first family message the coordinator had not seen yet."""
+    remaining = unread
     first = None
     for line in reversed(detail.transcript):
         if remaining <= 0:
