@@ -34,6 +34,7 @@ from bot.replies import ReplyWriter
 from bot.settings import Settings
 from bot.timers import TimerService, make_scheduler
 from bot.web import chat
+from bot.web.inbox import setup_inbox
 from bot.web.templating import make_jinja_env
 from storage.db import Database
 
@@ -111,6 +112,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
         app.router.add_routes(whatsapp_routes)
         app.cleanup_ctx.append(whatsapp_ctx)
     app.cleanup_ctx.append(_workers)
+    setup_inbox(app)
     return app
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -65,17 +67,36 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     """Migrate the embedded SQLite database and serve the demo."""
+    from bot.coordinators import prepare_demo_login
+
     polling = _polling(settings, args)
     asyncio.run(_migrate(settings))
+    email, password = asyncio.run(prepare_demo_login(settings.database_url))
     base = settings.base_url
     _say("")
     _say("  Second-opinion intake assistant \u2014 demo")
     _say(f"  Web chat (families):    {base}/chat")
+    _say(f"  Coordinator inbox:      {base}/inbox")
+    _say(f"  Inbox sign-in:          {email} / {password}")
     _say(f"  Health check:           {base}/healthz")
     _say(f"  Database:               {settings.database_url}")
     _say("  Stop with Ctrl+C.")
     _say("")
     _serve(settings, polling)
+    return 0
+
+
+def cmd_add_coordinator(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a coordinator account for the inbox (asks for the password)."""
+    from bot.coordinators import CoordinatorExists, WeakPassword, add_coordinator
+
+    password = os.environ.get("COORDINATOR_PASSWORD") or getpass.getpass("Password: ")
+    try:
+        asyncio.run(add_coordinator(settings.database_url, args.email, args.name, password))
+    except (CoordinatorExists, WeakPassword, ValueError) as error:
+        _say(f"not created: {error}")
+        return 1
+    _say(f"coordinator created; sign in at {settings.base_url}/inbox")
     return 0
 
 
@@ -86,7 +107,10 @@ def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
     return int(workflow.main(args.rest) or 0)
 
 
-COMMANDS = {"migrate": cmd_migrate, "run": cmd_run, "demo": cmd_demo, "i18n": cmd_i18n}
+COMMANDS = {
+    "migrate": cmd_migrate, "run": cmd_run, "demo": cmd_demo, "i18n": cmd_i18n,
+    "add-coordinator": cmd_add_coordinator,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         p = sub.add_parser(name, help=(fn.__doc__ or "").strip())
         if name == "i18n":
             p.add_argument("rest", nargs=argparse.REMAINDER)
+        if name == "add-coordinator":
+            p.add_argument("email")
+            p.add_argument("name")
         if name in ("run", "demo"):
             p.add_argument("--telegram-polling", action="store_true",
                            help="fetch Telegram updates by long polling (no public https URL)")

@@ -9,7 +9,7 @@ import random
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.channels.base import Channel, ChannelError, Outbound, OutOption, SendResult
 from bot.clock import Clock
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 MAX_BACKOFF_SECONDS = 600.0
 STALE_CLAIM = timedelta(minutes=2)
+MAX_ROUNDS_IN_FLIGHT = 4
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
@@ -51,21 +52,45 @@ class OutboxDispatcher:
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until cancelled."""
+        """Deliver until stopped: rounds overlap (a slow provider call does not hold back
+        other chats), and each chat still has at most one message in flight."""
         await self.release_stale()
-        while not self._stopping:
-            try:
-                sent = await self.dispatch_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox round failed")
-                sent = 0
-            if sent:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+        in_flight: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore(MAX_ROUNDS_IN_FLIGHT)
+        try:
+            while not self._stopping:
+                await slots.acquire()
+                self._wake.clear()
+                try:
+                    items, contacts = await self._claim()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox claim failed")
+                    items, contacts = [], {}
+                if items:
+                    task = asyncio.create_task(self._round(items, contacts, slots))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                    continue
+                slots.release()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+        finally:
+            if in_flight:
+                await asyncio.wait(in_flight, timeout=10)
+
+    async def _round(
+        self, items: list[OutboxItem], contacts: dict[int, Contact], slots: asyncio.Semaphore
+    ) -> None:
+        try:
+            await self._deliver(items, contacts)
+        except Exception:
+            # The rows stay 'sending' and are requeued by the stale-claim release.
+            log.exception("outbox round failed")
+        finally:
+            slots.release()
+            self._wake.set()
 
     async def stop(self, task: asyncio.Task[None], timeout: float = 10.0) -> None:
         """Finish the round in flight (sent messages get recorded), then stop."""
@@ -88,49 +113,63 @@ class OutboxDispatcher:
 
     async def dispatch_once(self) -> int:
         """One round: claim, send in parallel across chats, record. Returns rows handled."""
+        items, contacts = await self._claim()
+        if items:
+            await self._deliver(items, contacts)
+        return len(items)
+
+    async def _claim(self) -> tuple[list[OutboxItem], dict[int, Contact]]:
         async with UnitOfWork(self.db) as uow:
             items = await repo.claim_due_outbox(uow.session, self.clock())
-            contacts = {
-                item.contact_id: await uow.session.get(Contact, item.contact_id)
-                for item in items
-            }
+            contacts: dict[int, Contact] = {}
+            if items:
+                ids = {item.contact_id for item in items}
+                query = select(Contact).where(Contact.id.in_(ids))
+                contacts = {c.id: c for c in (await uow.session.execute(query)).scalars()}
             await uow.commit()
-        if not items:
-            return 0
+        return items, contacts
+
+    async def _deliver(self, items: list[OutboxItem], contacts: dict[int, Contact]) -> None:
         results = await asyncio.gather(
-            *(self._send(item, contacts[item.contact_id]) for item in items)
+            *(self._send(item, contacts.get(item.contact_id)) for item in items)
         )
         async with UnitOfWork(self.db) as uow:
             now = self.clock()
+            query = select(OutboxItem).where(OutboxItem.id.in_([item.id for item in items]))
+            rows = {row.id: row for row in (await uow.session.execute(query)).scalars()}
             for item, result in zip(items, results, strict=True):
-                row = await uow.session.get(OutboxItem, item.id)
+                row = rows.get(item.id)
                 if row is None:  # erased meanwhile
                     continue
-                if isinstance(result, SendResult):
-                    row.status = "sent"
-                    row.sent_at = now
-                    row.provider_message_id = result.provider_message_id
-                    row.last_error = None
-                    await self._space_next(uow, row, now)
-                elif result.hold:
-                    # Kept for coordinators (e.g. outside WhatsApp's window), never dropped.
-                    row.status = "held"
-                    row.last_error = result.reason[:200]
-                    await self._flag_contact(uow, row.contact_id, blocked=False, now=now)
-                elif result.permanent or row.attempts >= MAX_ATTEMPTS:
-                    row.status = "failed"
-                    row.last_error = result.reason[:200]
-                    await self._flag_contact(uow, row.contact_id, blocked=result.blocked,
-                                             now=now)
-                    log.warning("outbox gave up", extra={"outbox_id": row.id,
-                                                         "contact_id": row.contact_id})
-                else:
-                    row.status = "pending"
-                    row.last_error = result.reason[:200]
-                    delay = backoff_seconds(row.attempts, result.retry_after)
-                    row.next_attempt_at = now + timedelta(seconds=delay)
+                await self._record(uow, row, result, now)
             await uow.commit()
-        return len(items)
+
+    async def _record(
+        self, uow: UnitOfWork, row: OutboxItem, result: SendResult | ChannelError,
+        now: datetime,
+    ) -> None:
+        if isinstance(result, SendResult):
+            row.status = "sent"
+            row.sent_at = now
+            row.provider_message_id = result.provider_message_id
+            row.last_error = None
+            await self._space_next(uow, row, now)
+        elif result.hold:
+            # Kept for coordinators (e.g. outside WhatsApp's window), never dropped.
+            row.status = "held"
+            row.last_error = result.reason[:200]
+            await self._flag_contact(uow, row.contact_id, blocked=False, now=now)
+        elif result.permanent or row.attempts >= MAX_ATTEMPTS:
+            row.status = "failed"
+            row.last_error = result.reason[:200]
+            await self._flag_contact(uow, row.contact_id, blocked=result.blocked, now=now)
+            log.warning("outbox gave up", extra={"outbox_id": row.id,
+                                                 "contact_id": row.contact_id})
+        else:
+            row.status = "pending"
+            row.last_error = result.reason[:200]
+            delay = backoff_seconds(row.attempts, result.retry_after)
+            row.next_attempt_at = now + timedelta(seconds=delay)
 
     async def _space_next(self, uow: UnitOfWork, row: OutboxItem, now: datetime) -> None:
         """Respect the channel's per-chat rate: the contact's next message waits its turn."""

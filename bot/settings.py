@@ -31,6 +31,7 @@ class Settings:
     timezone: str = "Europe/Brussels"
     outbox_poll_seconds: float = 0.5
     timer_poll_seconds: float = 30.0
+    telegram_max_rate: float = 30.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -80,8 +81,10 @@ class Settings:
             twilio_whatsapp_from=opt("TWILIO_WHATSAPP_FROM"),
             twilio_api_base_url=opt("TWILIO_API_BASE_URL"),
             timezone=opt("TIMEZONE") or "Europe/Brussels",
+            telegram_max_rate=float(opt("TELEGRAM_MAX_RATE") or 30.0),
             extra={k: v for k, v in values.items()
-                   if k.startswith("TWILIO_TEMPLATE_") and v.strip()},
+                   if (k.startswith("TWILIO_TEMPLATE_") or k in ("SESSION_KEY", "FILES_KEY"))
+                   and v.strip()},
         )
         settings.validate()
         return settings

@@ -34,7 +34,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, BinaryIO
 
 from aiohttp import web
@@ -89,6 +89,7 @@ PARTS_PREFIX = "parts:"
 HASH_CACHE_SIZE = 512
 SUMMARY_DOCUMENTS = 8
 OPEN_STATUSES = ("uploading", "uploaded")
+ABANDONED_AFTER = timedelta(days=7)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _FILETYPE = re.compile(r"[A-Za-z0-9.+-]{1,63}/[A-Za-z0-9.+-]{1,63}")
 _BATCH = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -260,6 +261,25 @@ async def document_keys(session: AsyncSession, document: Document) -> list[str]:
     return [str(part["key"]) for part in await _parts_of(session, document)]
 
 
+async def purge_case_uploads(session: AsyncSession, case_id: int) -> list[str]:
+    """Erasure and retention: forget a case's uploads; returns every store key to delete.
+
+    Call it before deleting the case's Document rows (multi-part documents are found through
+    their upload), and delete the keys from the store once the transaction has committed.
+    """
+    keys: list[str] = []
+    documents = (await session.execute(
+        select(Document).where(Document.case_id == case_id))).scalars()
+    for document in documents:
+        keys += await document_keys(session, document)
+    uploads = list((await session.execute(
+        select(UploadSession).where(UploadSession.case_id == case_id))).scalars())
+    for upload in uploads:
+        keys += [str(part["key"]) for part in upload.parts]
+        await session.delete(upload)
+    return list(dict.fromkeys(keys))
+
+
 async def open_document(
     store: FileStore, session: AsyncSession, document: Document
 ) -> AsyncIterator[bytes]:
@@ -408,9 +428,16 @@ class UploadService:
         """The upload of this case, or 404."""
         async with UnitOfWork(self.db, write=False) as uow:
             row = await uow.session.get(UploadSession, upload_id)
-        if row is None or row.case_id != case_id or row.status == "cancelled":
+        if row is None or row.case_id != case_id or row.source != "upload" or (
+            row.status == "cancelled"
+        ):
             raise UploadRefused(404, "not_found")
         return row
+
+    async def room(self, case_id: int) -> int:
+        """How many more bytes this case may receive (the per-case limit)."""
+        async with UnitOfWork(self.db, write=False) as uow:
+            return max(0, self.limits.case_bytes - await self._usage(uow.session, case_id))
 
     async def resume_if_stalled(self, row: UploadSession) -> UploadSession:
         """A whole upload whose completion was interrupted (crash, restart) completes now."""
@@ -443,14 +470,20 @@ class UploadService:
             self._hashes.popitem(last=False)
 
     async def append(
-        self, case_id: int, upload_id: str, offset: int, chunks: AsyncIterable[bytes]
+        self, case_id: int, upload_id: str, offset: int, chunks: AsyncIterable[bytes],
+        declared: int | None = None,
     ) -> UploadSession:
-        """Store one PATCH body as an encrypted part at `offset`; 409 if the offset is stale."""
+        """Store one PATCH body as an encrypted part at `offset`; 409 if the offset is stale.
+
+        `declared` (the request's Content-Length) lets a body too long be refused unread.
+        """
         row = await self.get(case_id, upload_id)
         if offset != row.offset:
             raise UploadRefused(409, "offset_mismatch")
         if row.offset >= row.length:
             return await self.resume_if_stalled(row)
+        if declared is not None and offset + declared > row.length:
+            raise UploadRefused(413, "file_too_large")
         if len(row.parts) >= MAX_PARTS:
             raise UploadRefused(413, "too_many_parts")
         hasher = self._hasher_at(upload_id, offset)
@@ -531,6 +564,25 @@ class UploadService:
         self._hashes.pop(upload_id, None)
         for key in keys:
             await self.store.delete(key)
+
+    async def expire_abandoned(self, older_than: timedelta = ABANDONED_AFTER) -> int:
+        """Delete the parts of uploads nobody continued for a week (run daily)."""
+        cutoff = self.clock() - older_than
+        async with UnitOfWork(self.db) as uow:
+            rows = list((await uow.session.execute(
+                select(UploadSession).where(UploadSession.status == "uploading",
+                                            UploadSession.updated_at < cutoff)
+                .limit(500))).scalars())
+            keys = [str(p["key"]) for row in rows for p in row.parts]
+            for row in rows:
+                row.status = "cancelled"
+                row.updated_at = self.clock()
+            await uow.commit()
+        for key in keys:
+            await self.store.delete(key)
+        if rows:
+            log.info("abandoned uploads removed", extra={"count": len(rows)})
+        return len(rows)
 
     async def adopt(
         self, case_id: int, stored: StoredFile, meta: FileMeta, source_ref: str

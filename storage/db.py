@@ -30,7 +30,9 @@ class Database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             options["connect_args"] = {"timeout": 30}
         else:
-            options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # No pre-ping: it costs a round trip per checkout on the hot path; a dropped
+            # connection fails one unit of work, which every caller already retries.
+            options.update(pool_size=10, max_overflow=10, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -432,8 +432,10 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     token = settings.telegram_bot_token or ""
     builder = (
         Application.builder().token(token).updater(None)
-        # Telegram's ~30 messages/s across chats; the outbox retries, so no retries here.
-        .rate_limiter(AIORateLimiter(max_retries=0))
+        # Telegram's ~30 messages/s across chats (0 turns it off, for a local Bot API server
+        # or a benchmark); the outbox retries, so no retries here.
+        .rate_limiter(AIORateLimiter(
+            overall_max_rate=settings.telegram_max_rate, max_retries=0))
     )
     if settings.telegram_api_base_url:
         base = settings.telegram_api_base_url

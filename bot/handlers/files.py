@@ -69,9 +69,9 @@ async def ingest_chat_files(app: web.Application, contact_id: int, event_id: int
                         filetype=attachment.content_type, batch=batch)
         if channel is None:
             continue
+        room = min(service.limits.file_bytes, await service.room(case.id))
         try:
-            stored = await service.store.put(channel.fetch(attachment),
-                                             max_size=service.limits.file_bytes)
+            stored = await service.store.put(channel.fetch(attachment), max_size=room)
         except (ChannelError, FileTooLarge) as error:
             log.info("chat file not fetched", extra={
                 "case_id": case.id, "channel": contact.channel,

@@ -21,7 +21,16 @@ from aiohttp import ClientPayloadError, web
 
 from bot import upload_links
 from bot.i18n.negotiate import from_accept_language
-from bot.keys import CATALOGS, CHANNELS, CLOCK, DATABASE, JINJA, RENDERER, SETTINGS
+from bot.keys import (
+    CATALOGS,
+    CHANNELS,
+    CLOCK,
+    DATABASE,
+    DISPATCHER,
+    JINJA,
+    RENDERER,
+    SETTINGS,
+)
 from bot.replies import ReplyWriter
 from bot.upload_messages import size_text
 from bot.uploads import (
@@ -350,7 +359,8 @@ async def tus_patch(request: web.Request) -> web.Response:
     service: UploadService = request.app[UPLOADS]
     try:
         row = await service.append(case.id, request.match_info["upload_id"], offset,
-                                   request.content.iter_chunked(READ_CHUNK))
+                                   request.content.iter_chunked(READ_CHUNK),
+                                   request.content_length)
     except UploadRefused as refused:
         return _refused(request, refused, lang)
     except (OSError, ClientPayloadError, asyncio.IncompleteReadError):
@@ -386,8 +396,6 @@ async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
     renderer = app[RENDERER]
 
     def wake() -> None:
-        from bot.keys import DISPATCHER
-
         if DISPATCHER in app:
             app[DISPATCHER].wake()
 

@@ -404,11 +404,11 @@ async def test_a_family_that_blocked_the_bot_is_marked_and_not_retried(
 async def test_a_reply_committed_before_a_crash_is_delivered_after_restart(
     tg_settings: Settings, fake: FakeTelegram,
 ) -> None:
-    async def never(*args: Any) -> int:
-        return 0
+    async def never(*args: Any) -> tuple[list[Any], dict[int, Any]]:
+        return [], {}
 
     running = await start_app(tg_settings)
-    running.app[DISPATCHER].dispatch_once = never  # type: ignore[method-assign]
+    running.app[DISPATCHER]._claim = never  # type: ignore[method-assign]
     async with ClientSession() as session:
         family = TelegramFamily(fake, session, running.webhook)
         await family.post(fake.text_update(CHAT, "/start"))

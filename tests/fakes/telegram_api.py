@@ -68,6 +68,8 @@ class FakeTelegram:
     failures: defaultdict[str, deque[Failure]] = field(
         default_factory=lambda: defaultdict(deque))
     updates: list[dict[str, Any]] = field(default_factory=list)
+    # Called with every message sent (benchmarks time the arrival of replies with it).
+    on_send: list[Callable[[Sent], None]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -162,6 +164,8 @@ class FakeTelegram:
         sent = Sent(chat_id, next(self._message_ids), text, markup)
         self.sent.append(sent)
         self.keyboards[(chat_id, sent.message_id)] = markup
+        for listener in self.on_send:
+            listener(sent)
         return self.message_json(chat_id, sent.message_id, text=text, from_bot=True)
 
     async def _edit_message_reply_markup(self, params: dict[str, Any]) -> Any:

@@ -96,11 +96,11 @@ async def test_issuing_for_a_case_sets_the_link_reminders_and_replaces_older_one
         await uow.commit()
         timers = list((await uow.session.execute(select(Timer))).scalars())
     assert first.startswith("https://example.org/upload/") and first != second
-    live = sorted((t.kind, t.due_at) for t in timers if t.cancelled_at is None)
-    assert [kind for kind, _ in live] == [
+    live = sorted((t.due_at, t.kind) for t in timers if t.cancelled_at is None)
+    assert [kind for _, kind in live] == [
         "documents_reminder", "documents_reminder", "upload_link_expiring",
         "upload_link_expired"]
-    assert live[-1][1] == upload_link_expires_at(later)
+    assert live[-1][0] == upload_link_expires_at(later)
     assert all(t.audience == "family" and t.contact_id == case.contact_id for t in timers)
     assert {t.kind for t in timers if t.cancelled_at is not None} >= {"upload_link_expired"}
 

@@ -61,7 +61,7 @@ def _int(value: str) -> int:
     return number
 
 
-def _language_links(request: web.Request) -> list[dict[str, Any]]:
+def _language_links(request: web.Request, path: str) -> list[dict[str, Any]]:
     """Links to this same page in each interface language."""
     current = ui_language(request)
     links = []
@@ -69,12 +69,13 @@ def _language_links(request: web.Request) -> list[dict[str, Any]]:
         query = {k: v for k, v in request.query.items() if k not in ("lang", "done", "error")}
         query["lang"] = code
         links.append({"code": code, "name": LANGUAGE_NAMES.get(code, code),
-                      "href": f"{request.path}?{urlencode(query)}", "current": code == current})
+                      "href": f"{path}?{urlencode(query)}", "current": code == current})
     return links
 
 
 def render(
-    request: web.Request, template: str, *, status: int = 200, **context: Any
+    request: web.Request, template: str, *, status: int = 200, page: str | None = None,
+    **context: Any,
 ) -> web.Response:
     """An inbox page in the coordinator's language, with what every page needs."""
     lang = ui_language(request)
@@ -87,7 +88,8 @@ def render(
         present=Presenter(request.app[RENDERER], lang, formats),
         me=request.get(COORDINATOR),
         csrf=request.app[SIGNER].csrf_token(session.token) if session else "",
-        csrf_field=CSRF_FIELD, languages=_language_links(request), ui_lang=lang,
+        csrf_field=CSRF_FIELD, languages=_language_links(request, page or request.path),
+        ui_lang=lang,
         language_names=LANGUAGE_NAMES, **context,
     )
     response = web.Response(text=html, content_type="text/html", status=status)
@@ -216,7 +218,8 @@ async def _conversation_page(
         names = await views.coordinator_names(uow.session, ids)
     done = request.query.get("done") if status == 200 else None
     return render(
-        request, "inbox/conversation.html", status=status, nav="list", detail=detail,
+        request, "inbox/conversation.html", status=status, page=f"/inbox/c/{contact_id}",
+        nav="list", detail=detail,
         error=error, done=done, draft=draft, new_from=_first_unread(detail, unread),
         actor_names={f"coordinator:{cid}": name for cid, name in names.items()},
         max_text=_max_text(request, detail.contact.channel),

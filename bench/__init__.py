@@ -1,0 +1,1 @@
+"""Benchmarks: one script each, measured against a baseline in the same run."""
