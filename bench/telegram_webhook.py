@@ -24,6 +24,7 @@ import contextlib
 import hmac
 import multiprocessing
 import os
+import random
 import socket
 import sys
 import tempfile
@@ -172,7 +173,9 @@ async def _wait_up(url: str) -> None:
     raise RuntimeError("server did not start")
 
 
-async def run_case(kind: str, db: str, conversations: int, turns: int, workdir: Path) -> Result:
+async def run_case(
+    kind: str, db: str, conversations: int, turns: int, workdir: Path, think: float = 0.0,
+) -> Result:
     database_url, name = await fresh_database(db, workdir)
     fake = FakeTelegram()
     fake_url = await fake.start()
@@ -197,7 +200,12 @@ async def run_case(kind: str, db: str, conversations: int, turns: int, workdir: 
 
             async def family(chat_id: int) -> None:
                 nonlocal errors
-                for text in TEXTS[:turns]:
+                rng = random.Random(chat_id)
+                if think:
+                    await asyncio.sleep(rng.uniform(0, think))
+                for n, text in enumerate(TEXTS[:turns]):
+                    if think and n:
+                        await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
                     update = fake.text_update(chat_id, text)
                     started = time.perf_counter()
                     async with session.post(
@@ -239,6 +247,8 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--sizes", default="10,100,500")
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds a family takes to answer (0: answer at once, saturation)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     databases = args.db.split(",")
@@ -249,8 +259,8 @@ async def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for db in databases:
             for size in sizes:
-                base = await run_case("baseline", db, size, args.turns, Path(tmp))
-                full = await run_case("full", db, size, args.turns, Path(tmp))
+                base = await run_case("baseline", db, size, args.turns, Path(tmp), args.think)
+                full = await run_case("full", db, size, args.turns, Path(tmp), args.think)
                 for r in (base, full):
                     rows.append([
                         r.db, r.conversations, "bare handler (store raw update)"

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -62,18 +64,21 @@ async def store_inbound(
     payload: dict[str, Any], now: datetime,
 ) -> tuple[InboundEvent, bool]:
     """Record a provider event once; a repeated delivery returns the stored one, not new."""
-    event = InboundEvent(
-        channel=channel, provider_key=provider_key, contact_id=contact.id, payload=payload,
-        received_at=now,
+    values = {"channel": channel, "provider_key": provider_key, "contact_id": contact.id,
+              "payload": payload, "received_at": now, "attempts": 0}
+    # INSERT … ON CONFLICT DO NOTHING: one statement, no savepoint, on both databases.
+    dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    inserted = await session.scalar(
+        dialect_insert(InboundEvent).values(**values)
+        .on_conflict_do_nothing(index_elements=["channel", "provider_key"])
+        .returning(InboundEvent.id)
     )
-    try:
-        async with session.begin_nested():
-            session.add(event)
-    except IntegrityError:
-        query = select(InboundEvent).where(
-            InboundEvent.channel == channel, InboundEvent.provider_key == provider_key
-        )
-        return (await session.execute(query)).scalar_one(), False
+    query = select(InboundEvent).where(
+        InboundEvent.channel == channel, InboundEvent.provider_key == provider_key
+    )
+    event = (await session.execute(query)).scalar_one()
+    if inserted is None:
+        return event, False
     contact.last_inbound_at = now
     return event, True
 

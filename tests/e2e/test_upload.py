@@ -480,3 +480,66 @@ async def test_an_arabic_case_gets_a_right_to_left_page_in_arabic(intake: Intake
     html = await page.text()
     assert 'lang="ar"' in html and 'dir="rtl"' in html
     assert _summary_of(await intake.tus.status())["referral_letter"] is False
+
+
+async def test_a_body_without_length_counts_by_the_bytes_received(intake: Intake) -> None:
+    data = pydicom_file("MR_small.dcm")
+    created = await intake.tus.create(len(data), filename="MR_small.dcm")
+    url = intake.tus.absolute(created.headers["Location"])
+
+    async def chunked() -> AsyncIterator[bytes]:
+        for begin in range(0, 5000, 1000):
+            yield data[begin:begin + 1000]
+
+    response = await intake.http.patch(url, data=chunked(), headers={
+        "Tus-Resumable": "1.0.0", "Upload-Offset": "0",
+        "Content-Type": "application/offset+octet-stream"})
+    assert response.status == 204 and response.headers["Upload-Offset"] == "5000"
+    rest = await intake.tus.patch(url, 5000, data[5000:])
+    assert rest.status == 204
+    (document,) = await intake.documents()
+    assert document.is_dicom and document.valid and document.size == len(data)
+
+
+async def test_erasure_and_abandoned_uploads_leave_no_bytes_behind(intake: Intake) -> None:
+    from bot.uploads import UPLOADS, purge_case_uploads
+    from storage.db import Database
+    from storage.unit_of_work import UnitOfWork
+
+    await intake.tus.send(pydicom_file("CT_small.dcm"), chunk=10_000, filename="ct.dcm")
+    await intake.tus.send(pdf("lab"), filename="lab.pdf")
+    created = await intake.tus.create(100, filename="never finished.pdf")
+    url = intake.tus.absolute(created.headers["Location"])
+    assert (await intake.tus.patch(url, 0, b"%PDF" + bytes(46))).status == 204
+    service = intake.server.app[UPLOADS]
+    assert await service.expire_abandoned(timedelta(0)) == 1
+    assert (await intake.tus.head(url)).status == 404
+    on_disk = {path.name for path in intake.stored_objects()}
+    assert len(on_disk) == 4 + 1  # four CT pieces and the lab report
+
+    database = Database(intake.settings.database_url)
+    try:
+        async with UnitOfWork(database) as uow:
+            case = (await uow.session.execute(select(Case))).scalar_one()
+            keys = await purge_case_uploads(uow.session, case.id)
+            await uow.commit()
+    finally:
+        await database.dispose()
+    assert on_disk <= set(keys)
+    for key in keys:
+        await service.store.delete(key)
+    assert intake.stored_objects() == []
+    assert await rows(intake.settings.database_url, UploadSession) == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bot/documents.py sniff() tests '%PDF-' in the first 1024 bytes before the ZIP magic, so "
+    "a ZIP whose first member is an uncompressed PDF is taken for a PDF; remove this mark "
+    "once sniff checks byte-0 signatures first"))
+async def test_a_zip_storing_a_pdf_uncompressed_is_still_unpacked(intake: Intake) -> None:
+    stored = io.BytesIO()
+    with zipfile.ZipFile(stored, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("letter.pdf", pdf("letter"))
+        archive.writestr("lab.pdf", pdf("lab"))
+    await intake.tus.send(stored.getvalue(), filename="scans.zip")
+    assert sorted(d.filename for d in await intake.documents()) == ["lab.pdf", "letter.pdf"]

@@ -16,6 +16,7 @@
   const MAX_FILE = Number(config.max_file) || Infinity;
   const PARALLEL = 3;
   const MAX_FAILURES = 40;
+  const STALL_MS = 90000;
   const TUS = { "Tus-Resumable": "1.0.0" };
   const STORE_PREFIX = "upload:";
   // Hospital discs carry a viewer program; none of it is medical.
@@ -152,18 +153,47 @@
     throw new Error(`head answered ${response.status}`);
   }
 
+  // Resolves with the committed offset, null when the upload is gone (404/410); retries a
+  // few times on network errors, which must not make the page start the file again.
+  async function committedOffset(url) {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await headOffset(url);
+      } catch (error) {
+        if (attempt >= 6) throw error;
+        await pause(backoff(attempt));
+      }
+    }
+  }
+
   function patch(url, offset, blob, onProgress) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
+      let watchdog = 0;
+      // A connection that stalls without an error (a phone changing networks) is given up
+      // after a while; the committed offset is then asked for and the piece sent again.
+      const arm = () => {
+        window.clearTimeout(watchdog);
+        watchdog = window.setTimeout(() => xhr.abort(), STALL_MS);
+      };
+      const settle = (fn, value) => {
+        window.clearTimeout(watchdog);
+        fn(value);
+      };
       xhr.open("PATCH", url);
       xhr.setRequestHeader("Tus-Resumable", "1.0.0");
       xhr.setRequestHeader("Upload-Offset", String(offset));
       xhr.setRequestHeader("Content-Type", "application/offset+octet-stream");
-      xhr.upload.onprogress = (event) => onProgress(event.loaded);
-      xhr.onload = () => resolve(xhr);
-      xhr.onerror = () => reject(new Error("network"));
-      xhr.onabort = () => reject(new Error("aborted"));
-      xhr.ontimeout = () => reject(new Error("timeout"));
+      xhr.upload.onprogress = (event) => {
+        arm();
+        onProgress(event.loaded);
+      };
+      // Once the body is sent the server may be inspecting the file: no watchdog then.
+      xhr.upload.onload = () => window.clearTimeout(watchdog);
+      xhr.onload = () => settle(resolve, xhr);
+      xhr.onerror = () => settle(reject, new Error("network"));
+      xhr.onabort = () => settle(reject, new Error("stalled"));
+      arm();
       xhr.send(blob);
     });
   }
@@ -177,11 +207,7 @@
     let url = storage.get(key);
     let offset = null;
     if (url) {
-      try {
-        offset = await headOffset(url);
-      } catch (_error) {
-        offset = null;
-      }
+      offset = await committedOffset(url);
       if (offset === null) url = null;
       else if (offset > 0) setStatus(entry, t.resumed);
     }
@@ -208,7 +234,7 @@
           continue;
         }
         if (xhr.status === 409) {
-          offset = await headOffset(url);
+          offset = await committedOffset(url);
           if (offset === null) throw new Fatal(t.error);
           continue;
         }
