@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot.channels.webchat import WebChatChannel
 from bot.clock import Clock, system_clock
+from bot.handlers.files import ingest_chat_files
 from bot.handlers.intake import IntakeHandler
 from bot.i18n.catalog import Catalogs
 from bot.i18n.render import Renderer
@@ -33,7 +34,8 @@ from bot.outbox import OutboxDispatcher
 from bot.replies import ReplyWriter
 from bot.settings import Settings
 from bot.timers import TimerService, make_scheduler
-from bot.web import chat
+from bot.uploads import FILES, UPLOADS
+from bot.web import chat, upload
 from bot.web.inbox import setup_inbox
 from bot.web.templating import make_jinja_env
 from storage.db import Database
@@ -94,6 +96,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app.router.add_routes(chat.routes)
     app.router.add_static("/static", STATIC_DIR)
     app.cleanup_ctx.append(_database)
+    upload.setup(app)  # routes, bad-token limiter, file store and upload service
     if settings.telegram_enabled:
         from bot.channels.telegram import TELEGRAM_COMMANDS, telegram_ctx
         from bot.web.telegram_webhook import routes as telegram_routes
@@ -128,8 +131,12 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     channels = app[CHANNELS]
     dispatcher = OutboxDispatcher(database, channels, clock, settings.outbox_poll_seconds)
     handler = IntakeHandler(app[RENDERER], ReplyWriter(app[RENDERER], channels),
-                            settings.timezone)
-    processor = InboundProcessor(database, handler, clock, on_committed=dispatcher.wake)
+                            settings.timezone, settings.base_url)
+    processor = InboundProcessor(
+        database, handler, clock, on_committed=dispatcher.wake,
+        on_attachments=lambda contact_id, event_id: ingest_chat_files(app, contact_id, event_id),
+        files=app[FILES],
+    )
     timers = TimerService(database, ReplyWriter(app[RENDERER], channels), clock,
                           on_committed=dispatcher.wake)
     app[DISPATCHER] = dispatcher
@@ -138,6 +145,8 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     outbox_task = asyncio.create_task(dispatcher.run(), name="outbox")
     tasks = [asyncio.create_task(processor.run(), name="inbound-sweep")]
     scheduler = make_scheduler(timers, settings.timer_poll_seconds)
+    scheduler.add_job(app[UPLOADS].expire_abandoned, "cron", hour=3, minute=47,
+                      id="abandoned-uploads")
     scheduler.start()
     yield
     scheduler.shutdown(wait=False)

@@ -120,6 +120,10 @@ def sniff(
     declared = (content_type or "").split(";")[0].strip().lower()
     if head[128:132] == b"DICM":
         return FileType.DICOM
+    # Signatures at byte 0 first: a ZIP whose first member is an uncompressed PDF carries
+    # "%PDF-" in its first kilobyte too.
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _zip_kind(head[:SNIFF_BYTES], suffix, declared)
     if b"%PDF-" in head[:1024]:
         return FileType.PDF
     if head.startswith(b"\xff\xd8\xff"):
@@ -130,8 +134,6 @@ def sniff(
         return FileType.WEBP
     if _heic(head):
         return FileType.HEIC
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return _zip_kind(head[:SNIFF_BYTES], suffix, declared)
     # CDs written by old software hold bare datasets, typically with no extension at all.
     raw_dataset = _looks_like_raw_dataset(head)
     if in_dicomdir_folder and suffix not in _DOCUMENT_EXTENSIONS and raw_dataset:

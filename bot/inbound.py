@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from bot.handlers.intake import IntakeHandler
 from intake.prompts import Prompt
 from storage import repositories as repo
 from storage.db import Database
+from storage.files import FileStore
 from storage.tables import Contact, InboundEvent, Message
 from storage.unit_of_work import UnitOfWork
 
@@ -39,12 +40,17 @@ class InboundProcessor:
     def __init__(
         self, db: Database, handler: IntakeHandler, clock: Clock,
         on_committed: Callable[[], None] = lambda: None,
+        on_attachments: Callable[[int, int], Awaitable[object]] | None = None,
+        files: FileStore | None = None,
     ) -> None:
         self.db = db
         self.handler = handler
         self.clock = clock
         self.on_committed = on_committed
+        self.on_attachments = on_attachments
+        self.files = files
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._again: set[int] = set()
 
     async def receive(self, inbound: Inbound) -> Receipt:
@@ -125,6 +131,8 @@ class InboundProcessor:
         """Process the oldest pending event of a contact in one transaction."""
         now = self.clock()
         failed: tuple[int, str] | None = None
+        erased_keys: list[str] = []
+        attachments: int | None = None
         async with UnitOfWork(self.db) as uow:
             session = uow.session
             contact = await repo.lock_contact(session, contact_id)
@@ -134,21 +142,48 @@ class InboundProcessor:
             if event is None:
                 return False
             try:
+                inbound = Inbound.from_payload(event.payload)
                 async with session.begin_nested():
-                    await self.handler.handle(
-                        session, contact, event, Inbound.from_payload(event.payload), now
-                    )
+                    erased_keys = await self.handler.handle(session, contact, event, inbound,
+                                                            now)
             except Exception as error:
                 failed = (event.id, type(error).__name__)
                 log.exception("event failed", extra={"event_id": event.id,
                                                      "contact_id": contact_id})
             else:
                 event.processed_at = now
+                if inbound.attachments:
+                    attachments = event.id
                 await uow.commit()
         if failed is not None:
             await self._record_failure(*failed)
+        await self._after_commit(contact_id, attachments, erased_keys)
         self.on_committed()
         return True
+
+    async def _after_commit(
+        self, contact_id: int, attachments_event: int | None, erased_keys: list[str]
+    ) -> None:
+        """Work that must follow the commit: deleting erased files, fetching chat files."""
+        if erased_keys and self.files is not None:
+            for key in erased_keys:
+                try:
+                    await self.files.delete(key)
+                except Exception as error:  # logged by type; retention retries orphans
+                    log.warning("erased file not deleted", extra={"error": type(error).__name__})
+        if attachments_event is not None and self.on_attachments is not None:
+            # Downloading can take a while: not under this contact's processing lock.
+            task = asyncio.create_task(self._ingest(contact_id, attachments_event))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _ingest(self, contact_id: int, event_id: int) -> None:
+        assert self.on_attachments is not None
+        try:
+            await self.on_attachments(contact_id, event_id)
+        except Exception:
+            log.exception("chat files not ingested", extra={"contact_id": contact_id,
+                                                           "event_id": event_id})
 
     async def _record_failure(self, event_id: int, reason: str) -> None:
         async with UnitOfWork(self.db) as uow:
@@ -176,7 +211,8 @@ class InboundProcessor:
 
     async def close(self) -> None:
         """Let in-flight processing finish (each event is one transaction) before shutdown."""
-        pending = [task for task in self._tasks.values() if not task.done()]
+        pending = [task for task in [*self._tasks.values(), *self._background]
+                   if not task.done()]
         if pending:
             await asyncio.wait(pending, timeout=10)
 

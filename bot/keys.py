@@ -27,3 +27,5 @@ PROCESSOR = web.AppKey("processor", InboundProcessor)
 DISPATCHER = web.AppKey("dispatcher", OutboxDispatcher)
 CHANNELS = web.AppKey("channels", dict[str, Channel])
 TIMERS = web.AppKey("timers", TimerService)
+
+from bot.uploads import FILES, UPLOADS  # noqa: E402,F401  (file store, upload service)

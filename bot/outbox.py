@@ -143,6 +143,11 @@ class OutboxDispatcher:
                     continue
                 await self._record(uow, row, result, now)
             await uow.commit()
+        for item, result in zip(items, results, strict=True):
+            # After the commit: a page woken now finds the reply marked delivered.
+            delivered = getattr(self.channels.get(item.channel), "delivered", None)
+            if isinstance(result, SendResult) and delivered is not None:
+                delivered(item.contact_id)
 
     async def _record(
         self, uow: UnitOfWork, row: OutboxItem, result: SendResult | ChannelError,

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from intake.checklist import ChecklistItem, ItemKind, checklist_for
 from intake.prompts import N_, Lines, Text
+from storage.tables import Document
 
 _PROBLEMS: dict[str, str] = {
     "not_dicom": N_(
@@ -262,3 +264,46 @@ def size_text(size: int) -> Text:
     if gigabytes >= 1:
         return Text.of("{amount} GB", amount=round(gigabytes, 1))
     return Text.of("{amount} MB", amount=max(1, round(size / (1 << 20))))
+
+
+def studies(documents: Sequence[Document]) -> list[StudyLine]:
+    """Group valid DICOM documents into the studies a summary lists."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for d in documents:
+        if not (d.is_dicom and d.valid):
+            continue
+        info = d.inspection
+        study = grouped.setdefault(str(info.get("study_uid")), {
+            "modalities": [], "dates": set(), "series": set(), "images": 0})
+        modality = info.get("modality")
+        if modality and modality not in study["modalities"]:
+            study["modalities"].append(modality)
+        if info.get("study_date"):
+            study["dates"].add(info["study_date"])
+        study["series"].add(info.get("series_uid"))
+        study["images"] += int(info.get("frames") or 1)
+    lines = []
+    for study in grouped.values():
+        when = min(study["dates"]) if study["dates"] else None
+        lines.append(StudyLine(tuple(study["modalities"]),
+                                   date.fromisoformat(when) if when else None,
+                                   len(study["series"]), study["images"]))
+    return sorted(lines, key=lambda s: (s.study_date is None, s.study_date or date.min))
+
+
+def problem_lines(problems: Sequence[tuple[str, str | None]]) -> list[Text]:
+    """One line per problem, or one per kind of problem shared by several files."""
+    by_code: dict[str | None, list[str]] = {}
+    for name, code in problems:
+        by_code.setdefault(code, []).append(name)
+    return [problem_line(names[0], code) if len(names) == 1
+            else problem_group(len(names), code) for code, names in by_code.items()]
+
+
+def folder_counts(directory: Document, paths: set[str]) -> tuple[int, int]:
+    """(files the DICOMDIR lists, how many of them never arrived)."""
+    base = str(directory.inspection.get("path") or "").rpartition("/")[0]
+    listed = [str(p) for p in directory.inspection.get("files") or []]
+    missing = sum(1 for p in listed
+                  if (f"{base}/{p}" if base else p).casefold() not in paths)
+    return len(listed), missing

@@ -7,7 +7,8 @@ the client resumes from the last committed offset.
 
 Storage choice (throughput): the parts are never re-encrypted into one object. A one-part
 upload's Document points at that part; a multi-part upload's Document has the storage key
-`parts:<upload id>`, a manifest read through `open_document` / `document_keys`. Re-storing
+`parts:<upload id>`, a manifest read through `bot.upload_files.open_document` and
+`document_keys`. Re-storing
 would decrypt and re-encrypt every byte once more at completion (about half the throughput
 on large studies). The whole-file SHA-256 is carried along the PATCHes in this process, so
 completion reads back only what inspection needs (DICOM headers, a ZIP's members, 4 KiB for
@@ -24,38 +25,28 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import bisect
 import hashlib
-import io
 import logging
 import re
 import secrets
-import unicodedata
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any, BinaryIO
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import upload_messages as say
-from bot.archive import ArchiveRejected, iter_zip_members
 from bot.clock import Clock
 from bot.dicom import (
-    DicomKind,
-    DicomReport,
-    InvalidDicom,
     Match,
-    identity_matches,
-    inspect_dicom,
-    read_dicomdir,
 )
-from bot.documents import SNIFF_BYTES, FileType, claims_dicom, guess_item, sniff
 from bot.i18n.render import Renderer, isolate
 from bot.replies import ReplyWriter
+from bot.upload_files import Inspected, Inspector, clean_relative_path, display_name
 from intake.case import CaseStatus, is_terminal
 from intake.checklist import (
     ItemKind,
@@ -74,7 +65,6 @@ from storage.files import (
     FileStore,
     FileTooLarge,
     StoredFile,
-    chunks_from_file,
 )
 from storage.tables import Case, Contact, Document, Timer, UploadSession
 from storage.unit_of_work import UnitOfWork
@@ -84,13 +74,10 @@ log = logging.getLogger(__name__)
 MAX_FILE_BYTES = 2 << 30
 MAX_CASE_BYTES = 20 << 30
 MAX_PARTS = 4096
-READ_CHUNK = 256 * 1024
-PARTS_PREFIX = "parts:"
 HASH_CACHE_SIZE = 512
 SUMMARY_DOCUMENTS = 8
 OPEN_STATUSES = ("uploading", "uploaded")
 ABANDONED_AFTER = timedelta(days=7)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _FILETYPE = re.compile(r"[A-Za-z0-9.+-]{1,63}/[A-Za-z0-9.+-]{1,63}")
 _BATCH = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -131,25 +118,6 @@ class FileMeta:
     batch: str | None = None
 
 
-def display_name(raw: str | None) -> str:
-    """A file name safe to show: the last path component, no control or bidi characters."""
-    text = unicodedata.normalize("NFC", raw or "")
-    text = text.replace("\\", "/").rsplit("/", 1)[-1]
-    text = _CONTROL.sub("", text).strip().lstrip(".").strip()
-    return text[:200] or "file"
-
-
-def clean_relative_path(raw: str | None) -> str | None:
-    """A folder-relative path for matching against a DICOMDIR; components sanitised."""
-    if not raw:
-        return None
-    text = unicodedata.normalize("NFC", raw).replace("\\", "/")
-    parts = [_CONTROL.sub("", p).strip() for p in text.split("/")]
-    parts = [p for p in parts if p and p not in {".", ".."}]
-    joined = "/".join(parts)
-    return joined[:500] or None
-
-
 def parse_metadata(header: str | None) -> FileMeta:
     """Parse tus `Upload-Metadata` ("key base64,key base64"); ValueError when malformed."""
     values: dict[str, str] = {}
@@ -186,191 +154,6 @@ def accepts_uploads(case: Case) -> bool:
     return case.submitted_at is not None and not is_terminal(case.status)
 
 
-# ---------------------------------------------------------------- reading stored content
-
-
-class _Concatenated(io.RawIOBase):
-    """A seekable plaintext view over a file stored as several parts, opened lazily."""
-
-    def __init__(self, store: FileStore, parts: Sequence[dict[str, Any]]) -> None:
-        self._store = store
-        self._keys = [str(p["key"]) for p in parts]
-        self._starts: list[int] = []
-        total = 0
-        for part in parts:
-            self._starts.append(total)
-            total += int(part["size"])
-        self._size = total
-        self._pos = 0
-        self._open: tuple[int, BinaryIO] | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        if base + offset < 0:
-            raise OSError("negative seek position")
-        self._pos = base + offset
-        return self._pos
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self._pos >= self._size or not len(buffer):
-            return 0
-        index = bisect.bisect_right(self._starts, self._pos) - 1
-        if self._open is None or self._open[0] != index:
-            if self._open is not None:
-                self._open[1].close()
-            self._open = (index, self._store.open_seekable(self._keys[index]))
-        handle = self._open[1]
-        handle.seek(self._pos - self._starts[index])
-        data = handle.read(len(buffer))
-        memoryview(buffer)[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-    def close(self) -> None:
-        if self._open is not None:
-            self._open[1].close()
-            self._open = None
-        super().close()
-
-
-def open_parts(store: FileStore, parts: Sequence[dict[str, Any]]) -> BinaryIO:
-    """A blocking, seekable plaintext file over stored parts (worker threads only)."""
-    if len(parts) == 1:
-        return store.open_seekable(str(parts[0]["key"]))
-    return io.BufferedReader(_Concatenated(store, parts), buffer_size=READ_CHUNK)
-
-
-async def _parts_of(session: AsyncSession, document: Document) -> list[dict[str, Any]]:
-    if not document.storage_key.startswith(PARTS_PREFIX):
-        return [{"key": document.storage_key, "size": document.size}]
-    upload = await session.get(UploadSession, document.storage_key[len(PARTS_PREFIX):])
-    return list(upload.parts) if upload is not None else []
-
-
-async def document_keys(session: AsyncSession, document: Document) -> list[str]:
-    """The store keys holding a document's bytes (to delete them with the document)."""
-    return [str(part["key"]) for part in await _parts_of(session, document)]
-
-
-async def purge_case_uploads(session: AsyncSession, case_id: int) -> list[str]:
-    """Erasure and retention: forget a case's uploads; returns every store key to delete.
-
-    Call it before deleting the case's Document rows (multi-part documents are found through
-    their upload), and delete the keys from the store once the transaction has committed.
-    """
-    keys: list[str] = []
-    documents = (await session.execute(
-        select(Document).where(Document.case_id == case_id))).scalars()
-    for document in documents:
-        keys += await document_keys(session, document)
-    uploads = list((await session.execute(
-        select(UploadSession).where(UploadSession.case_id == case_id))).scalars())
-    for upload in uploads:
-        keys += [str(part["key"]) for part in upload.parts]
-        await session.delete(upload)
-    return list(dict.fromkeys(keys))
-
-
-async def open_document(
-    store: FileStore, session: AsyncSession, document: Document
-) -> AsyncIterator[bytes]:
-    """Stream a document's plaintext, whether it is one stored object or a parts manifest."""
-    for part in await _parts_of(session, document):
-        async for chunk in store.open(str(part["key"])):
-            yield chunk
-
-
-# ---------------------------------------------------------------- inspection
-
-
-@dataclass
-class Prepared:
-    """One Document to record, as inspection found it."""
-
-    kind: str
-    filename: str
-    content_type: str | None
-    size: int
-    sha256: str
-    storage_key: str
-    is_dicom: bool = False
-    valid: bool = True
-    inspection: dict[str, Any] = field(default_factory=dict)
-    owned: bool = False  # a store object made by inspection (a ZIP member): ours to delete
-
-
-@dataclass
-class Inspected:
-    """What one upload turned into."""
-
-    documents: list[Prepared] = field(default_factory=list)
-    problems: list[dict[str, str]] = field(default_factory=list)
-    consumed: bool = False  # the upload's own parts are no longer needed (ZIP unpacked)
-
-
-_MIME = {
-    FileType.PDF: "application/pdf", FileType.JPEG: "image/jpeg", FileType.PNG: "image/png",
-    FileType.HEIC: "image/heic", FileType.WEBP: "image/webp", FileType.ZIP: "application/zip",
-    FileType.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    FileType.TEXT: "text/plain", FileType.DICOM: "application/dicom",
-}
-
-
-def _birth_date(answers: dict[str, Any]) -> date | None:
-    raw = answers.get("patient_birth_date")
-    try:
-        return date.fromisoformat(raw) if isinstance(raw, str) else None
-    except ValueError:
-        return None
-
-
-def _dicom_inspection(report: DicomReport, answers: dict[str, Any]) -> dict[str, Any]:
-    """What a Document keeps of a DICOM header: never the patient's name or birth date."""
-    identity = identity_matches(report, str(answers.get("patient_name") or ""),
-                                _birth_date(answers))
-    return {
-        "modality": report.modality,
-        "study_date": report.study_date.isoformat() if report.study_date else None,
-        "study_uid": report.study_uid,
-        "series_uid": report.series_uid,
-        "sop_instance_uid": report.sop_instance_uid,
-        "body_part": report.body_part,
-        "institution": report.institution,
-        "frames": report.number_of_frames or 1,
-        "identity": str(identity),
-        "problem": report.problem,
-    }
-
-
-def _read_head(store: FileStore, parts: Sequence[dict[str, Any]]) -> bytes:
-    with open_parts(store, parts) as fh:
-        return fh.read(SNIFF_BYTES)
-
-
-def _inspect_dicom_file(
-    store: FileStore, parts: Sequence[dict[str, Any]], raw_allowed: bool
-) -> tuple[DicomReport, list[str] | None, str | None]:
-    """Blocking: the header report, and for a DICOMDIR the files it lists (or its problem)."""
-    with open_parts(store, parts) as fh:
-        report = inspect_dicom(fh, allow_missing_preamble=raw_allowed)
-        if report.kind is not DicomKind.DICOMDIR:
-            return report, None, None
-        try:
-            index = read_dicomdir(fh)
-        except InvalidDicom as problem:
-            return report, None, problem.code
-        return report, [ref.path for ref in index.files], None
-
-
 # ---------------------------------------------------------------- the service
 
 
@@ -388,6 +171,7 @@ class UploadService:
         self.writer = writer
         self.clock = clock
         self.limits = limits or Limits()
+        self.inspector = Inspector(store, self.limits.file_bytes)
         self.on_committed = on_committed
         self._hashes: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
@@ -539,7 +323,7 @@ class UploadService:
             # Another request for the same offset won the race (a client retry): drop ours.
             await self.store.delete(stored.key)
             raise UploadRefused(409, "offset_mismatch")
-        assert row is not None
+        assert isinstance(row, UploadSession)
         return row
 
     async def _locked(self, uow: UnitOfWork, model: type[Any], key: object) -> Any:
@@ -668,8 +452,9 @@ class UploadService:
             # coordinators as unreadable, never lost silently.
             log.warning("upload inspection failed",
                         extra={"case_id": row.case_id, "error": type(error).__name__})
-            inspected = Inspected(documents=[self._as_is(row, sha, "other", valid=False,
-                                                         problem="unreadable")])
+            unreadable = self.inspector.as_is(row, sha, "other", valid=False,
+                                              problem="unreadable")
+            inspected = Inspected(documents=[unreadable])
         await self._record(row, inspected, sha, None)
 
     async def _whole_sha(self, row: UploadSession) -> str:
@@ -690,125 +475,15 @@ class UploadService:
                 select(Document.id).where(Document.case_id == case_id, Document.sha256 == sha)
                 .limit(1))
 
-    def _storage_key(self, row: UploadSession) -> str:
-        return str(row.parts[0]["key"]) if len(row.parts) == 1 else PARTS_PREFIX + row.id
-
-    def _as_is(self, row: UploadSession, sha: str, kind: str, *, valid: bool = True,
-               problem: str | None = None, content_type: str | None = None) -> Prepared:
-        inspection: dict[str, Any] = {"path": row.relative_path, "source": row.source}
-        if problem:
-            inspection["problem"] = problem
-        return Prepared(kind=kind, filename=row.filename, content_type=content_type,
-                        size=row.length, sha256=sha, storage_key=self._storage_key(row),
-                        valid=valid, inspection=inspection)
-
     async def _inspect(self, row: UploadSession, case: Case, sha: str) -> Inspected:
-        parts = list(row.parts)
-        head = await asyncio.to_thread(_read_head, self.store, parts)
-        in_folder = "/" in (row.relative_path or "")
-        file_type = sniff(head, row.filename, row.filetype, in_dicomdir_folder=in_folder)
-        if file_type is FileType.ZIP:
-            return await self._unzip(row, case, parts, sha)
-        prepared = await self._prepare(
-            parts, head, file_type, row.filename, row.relative_path, row.item, row.filetype,
-            sha, row.length, self._storage_key(row), case.answers, owned=False)
-        if prepared is None:
-            return Inspected(problems=[{"name": row.filename, "code": "unsupported_type"}],
-                             consumed=True)
-        prepared.inspection["source"] = row.source
-        return Inspected(documents=[prepared])
+        async def budget() -> int:
+            async with UnitOfWork(self.db, write=False) as uow:
+                used = await self._usage(uow.session, row.case_id)
+            # The archive itself is counted in the usage; its members replace it.
+            return max(0, self.limits.case_bytes - used + row.length)
 
-    async def _prepare(
-        self, parts: list[dict[str, Any]], head: bytes, file_type: FileType, name: str,
-        path: str | None, item: str | None, declared: str | None, sha: str, size: int,
-        key: str, answers: dict[str, Any], *, owned: bool,
-    ) -> Prepared | None:
-        """One file's Document, by what its bytes are; None for a type we do not accept."""
-        base: dict[str, Any] = {"path": path}
-        doc = Prepared(kind=ItemKind.OTHER.value, filename=name, content_type=_MIME.get(file_type),
-                       size=size, sha256=sha, storage_key=key, inspection=base, owned=owned)
-        if file_type is FileType.DICOM:
-            report, listed, dir_problem = await asyncio.to_thread(
-                _inspect_dicom_file, self.store, parts, "/" in (path or ""))
-            if report.kind is DicomKind.DICOMDIR:
-                # The disc's index: it checks the folder, it is not a checklist item itself.
-                base.update(role="dicomdir", files=listed or [], problem=dir_problem)
-                doc.valid = listed is not None
-                return doc
-            if report.kind is DicomKind.INSTANCE:
-                doc.kind, doc.is_dicom = ItemKind.IMAGING_DICOM.value, True
-                doc.valid = report.valid
-                base.update(_dicom_inspection(report, answers))
-                return doc
-            file_type = FileType.UNKNOWN
-        if claims_dicom(name, declared):
-            doc.kind, doc.valid = ItemKind.IMAGING_DICOM.value, False
-            base["problem"] = "not_dicom"
-            return doc
-        if file_type is FileType.UNKNOWN:
-            return None
-        if file_type is FileType.ZIP:
-            doc.valid = False
-            base["problem"] = "nested_archive"
-            return doc
-        chosen = item if item in ItemKind._value2member_map_ else None
-        guessed = guess_item(name, file_type)
-        doc.kind = chosen or (guessed.value if guessed else ItemKind.OTHER.value)
-        return doc
-
-    async def _unzip(
-        self, row: UploadSession, case: Case, parts: list[dict[str, Any]], sha: str
-    ) -> Inspected:
-        """Each member stored on its own (encrypted) and inspected; the archive is dropped."""
-        async with UnitOfWork(self.db, write=False) as uow:
-            budget = self.limits.case_bytes - await self._usage(uow.session, row.case_id)
-        budget = max(0, budget + row.length)
-        result = Inspected(consumed=True)
-        prefix = row.relative_path or row.filename
-        archive = await asyncio.to_thread(open_parts, self.store, parts)
-        try:
-            members = iter_zip_members(archive, max_total_uncompressed=budget)
-            while (member := await asyncio.to_thread(next, members, None)) is not None:
-                name = display_name(member.name)
-                if member.size > self.limits.file_bytes:
-                    result.problems.append({"name": name, "code": "file_too_large"})
-                    continue
-                reader = await asyncio.to_thread(member.open)
-                try:
-                    stored = await self.store.put(chunks_from_file(reader, READ_CHUNK),
-                                                  max_size=self.limits.file_bytes)
-                finally:
-                    reader.close()
-                member_parts = [{"key": stored.key, "size": stored.size}]
-                head = await asyncio.to_thread(_read_head, self.store, member_parts)
-                path = f"{prefix}/{member.name}"
-                file_type = sniff(head, member.name, None, in_dicomdir_folder="/" in member.name)
-                prepared = await self._prepare(
-                    member_parts, head, file_type, name, path, row.item, None, stored.sha256,
-                    stored.size, stored.key, case.answers, owned=True)
-                if prepared is None:
-                    await self.store.delete(stored.key)
-                    result.problems.append({"name": name, "code": "unsupported_type"})
-                    continue
-                prepared.inspection.update(source=row.source, archive=row.filename)
-                result.documents.append(prepared)
-        except (ArchiveRejected, FileTooLarge) as rejected:
-            for prepared in result.documents:
-                await self.store.delete(prepared.storage_key)
-            code = rejected.code if isinstance(rejected, ArchiveRejected) else "too_large"
-            log.info("archive refused", extra={"case_id": row.case_id, "error": code})
-            return Inspected(documents=[self._as_is(row, sha, "other", valid=False,
-                                                    problem=code,
-                                                    content_type="application/zip")])
-        except BaseException:
-            for prepared in result.documents:
-                await asyncio.shield(self.store.delete(prepared.storage_key))
-            raise
-        finally:
-            await asyncio.to_thread(archive.close)
-        if not result.documents and not result.problems:
-            result.problems.append({"name": row.filename, "code": "empty"})
-        return result
+        inspected: Inspected = await self.inspector.inspect(row, case.answers, sha, budget)
+        return inspected
 
     async def _record(
         self, row: UploadSession, inspected: Inspected, sha: str, duplicate: int | None
@@ -950,7 +625,7 @@ class UploadService:
         documents = list((await session.execute(
             select(Document).where(Document.id.in_(ids)).order_by(Document.id)
         )).scalars()) if ids else []
-        lines: list[Text] = [say.study_text(s) for s in _studies(documents)]
+        lines: list[Text] = [say.study_text(s) for s in say.studies(documents)]
         plain = [d for d in documents
                  if d.valid and not d.is_dicom and d.inspection.get("role") != "dicomdir"]
         lines += [say.document_line(d.kind, d.filename) for d in plain[:SUMMARY_DOCUMENTS]]
@@ -960,7 +635,7 @@ class UploadService:
                     if not d.valid]
         problems += [(p["name"], p["code"]) for row in rows
                      for p in row.outcome.get("problems", [])]
-        lines += _problem_lines(problems)
+        lines += say.problem_lines(problems)
         duplicates = [name for row in rows for name in row.outcome.get("duplicates", [])]
         if len(duplicates) == 1:
             lines.append(say.duplicate_line(duplicates[0]))
@@ -970,7 +645,7 @@ class UploadService:
         if dicomdirs:
             paths = await _case_paths(session, case.id)
             for directory in dicomdirs:
-                listed, missing = _folder_check(directory, paths)
+                listed, missing = say.folder_counts(directory, paths)
                 lines.append(say.folder_check(listed, missing))
         if any(d.inspection.get("identity") == Match.MISMATCH for d in documents):
             lines.append(say.identity_notice())
@@ -981,10 +656,10 @@ class UploadService:
             lines.append(say.file_complete())
         elif case.status == CaseStatus.AWAITING_DOCUMENTS:
             received = await self._received(session, case.id)
-            missing = missing_items(checklist_for(case.answers), received, case.answers,
-                                    required_only=True)
-            if missing:
-                lines.append(say.still_missing([item.label for item in missing]))
+            wanted = missing_items(checklist_for(case.answers), received, case.answers,
+                                   required_only=True)
+            if wanted:
+                lines.append(say.still_missing([item.label for item in wanted]))
         return say.summary(isolate(case.reference, case.language), lines)
 
     # -- the family sorts its documents
@@ -1040,13 +715,13 @@ class UploadService:
             for item in items
         ]
         paths = {str(d.inspection.get("path") or "").casefold() for d in documents}
-        notes = [render(say.study_text(s), lang) for s in _studies(documents)]
+        notes = [render(say.study_text(s), lang) for s in say.studies(documents)]
         invalid_dicom = [(d.filename, d.inspection.get("problem")) for d in documents
                          if d.is_dicom and not d.valid]
-        notes += [render(t, lang) for t in _problem_lines(invalid_dicom)]
+        notes += [render(t, lang) for t in say.problem_lines(invalid_dicom)]
         for directory in documents:
             if directory.inspection.get("role") == "dicomdir" and directory.valid:
-                notes.append(render(say.folder_check(*_folder_check(directory, paths)), lang))
+                notes.append(render(say.folder_check(*say.folder_counts(directory, paths)), lang))
         if any(d.inspection.get("identity") == Match.MISMATCH for d in documents):
             notes.append(render(say.identity_notice(), lang))
         listed = [
@@ -1070,54 +745,10 @@ class UploadService:
         }
 
 
-# ---------------------------------------------------------------- summaries
-
-
-def _studies(documents: Sequence[Document]) -> list[say.StudyLine]:
-    grouped: dict[str, dict[str, Any]] = {}
-    for d in documents:
-        if not (d.is_dicom and d.valid):
-            continue
-        info = d.inspection
-        study = grouped.setdefault(str(info.get("study_uid")), {
-            "modalities": [], "dates": set(), "series": set(), "images": 0})
-        modality = info.get("modality")
-        if modality and modality not in study["modalities"]:
-            study["modalities"].append(modality)
-        if info.get("study_date"):
-            study["dates"].add(info["study_date"])
-        study["series"].add(info.get("series_uid"))
-        study["images"] += int(info.get("frames") or 1)
-    lines = []
-    for study in grouped.values():
-        when = min(study["dates"]) if study["dates"] else None
-        lines.append(say.StudyLine(tuple(study["modalities"]),
-                                   date.fromisoformat(when) if when else None,
-                                   len(study["series"]), study["images"]))
-    return sorted(lines, key=lambda s: (s.study_date is None, s.study_date or date.min))
-
-
-def _problem_lines(problems: Sequence[tuple[str, str | None]]) -> list[Text]:
-    by_code: dict[str | None, list[str]] = {}
-    for name, code in problems:
-        by_code.setdefault(code, []).append(name)
-    return [say.problem_line(names[0], code) if len(names) == 1
-            else say.problem_group(len(names), code) for code, names in by_code.items()]
-
-
 async def _case_paths(session: AsyncSession, case_id: int) -> set[str]:
     rows = (await session.execute(
         select(Document.inspection).where(Document.case_id == case_id))).scalars()
     return {str(info.get("path") or "").casefold() for info in rows}
-
-
-def _folder_check(directory: Document, paths: set[str]) -> tuple[int, int]:
-    """(files the DICOMDIR lists, how many of them never arrived)."""
-    base = str(directory.inspection.get("path") or "").rpartition("/")[0]
-    listed = [str(p) for p in directory.inspection.get("files") or []]
-    missing = sum(1 for p in listed
-                  if (f"{base}/{p}" if base else p).casefold() not in paths)
-    return len(listed), missing
 
 
 FILES = web.AppKey("files", EncryptedDiskStore)

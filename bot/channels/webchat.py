@@ -22,9 +22,12 @@ class WebChatChannel:
         self._waiters: defaultdict[int, set[asyncio.Event]] = defaultdict(set)
 
     async def send(self, message: Outbound) -> SendResult:
-        """Mark delivered (the row is the transcript) and wake the long polls."""
-        self.notify(message.contact_id)
+        """Nothing to transmit: the row is the transcript; the poll reads it once recorded."""
         return SendResult(provider_message_id=f"webchat:{message.outbox_id}")
+
+    def delivered(self, contact_id: int) -> None:
+        """Called by the dispatcher after it recorded a delivery: wake the long polls."""
+        self.notify(contact_id)
 
     async def fetch(self, attachment: Attachment) -> AsyncIterator[bytes]:
         """Files reach the web chat's cases through the upload page, never as attachments."""

@@ -19,7 +19,7 @@ class CaseReplies:
 
     def submitted(
         self, case: Case, routing: Routing, answers: Mapping[str, object], renderer: Renderer,
-        lang: str,
+        lang: str, link: str,
     ) -> list[Prompt]:
         """The confirmation after the family sends its request."""
         reference = isolate(case.reference, lang)
@@ -38,8 +38,13 @@ class CaseReplies:
             for item in items
         )
         prompts.append(Prompt(Text.of(
-            "To prepare your file, the specialists need these documents:\n{items}\n"
-            "We will send you a secure link to upload them.", items=Lines(lines))))
+            "To prepare your file, the specialists need these documents:\n{items}",
+            items=Lines(lines))))
+        prompts.append(Prompt(Text.of(
+            "Send them through your personal secure upload link (valid for 14 days; large "
+            "scans, whole CD/DVD folders and ZIP files are welcome):\n{link}\nYou can also "
+            "send photos or PDF files here in the chat. Write \u201cnew link\u201d at any "
+            "time to get a new link.", link=isolate(link, lang))))
         service = answers.get("service")
         if isinstance(service, str):
             ranges = quote(routing, Service(service))
@@ -95,8 +100,8 @@ class CaseReplies:
             reference=isolate(case.reference, case.language),
             status=status_label(CaseStatus(case.status))))
 
-    def new_link_requested(self) -> Prompt:
-        """Acknowledge a request for a (new) upload link."""
-        return Prompt.say(
-            "We have noted your request: your coordinator will send you a secure upload link."
-        )
+    def new_link(self, link: str, lang: str) -> Prompt:
+        """A fresh upload link (the previous one no longer works)."""
+        return Prompt(Text.of(
+            "Here is your new secure upload link (valid for 14 days; the previous one no "
+            "longer works):\n{link}", link=isolate(link, lang)))

@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from bot.channels.base import ChannelError, Inbound
 from bot.keys import CHANNELS, DATABASE, SETTINGS
+from bot.upload_files import display_name
 from bot.upload_links import has_live_link, issue_link_for_case
 from bot.upload_messages import use_upload_link
-from bot.uploads import UPLOADS, FileMeta, UploadService, display_name
+from bot.uploads import UPLOADS, FileMeta, UploadService
 from intake.case import CaseStatus
 from intake.prompts import Prompt
 from storage.files import FileTooLarge

@@ -13,6 +13,8 @@ from bot.handlers.case_replies import CaseReplies
 from bot.i18n.detect import detect_language_async
 from bot.i18n.render import Renderer
 from bot.replies import ReplyWriter
+from bot.upload_files import purge_case_uploads
+from bot.upload_links import issue_link_for_case, revoke
 from intake import events as ev
 from intake.case import CaseStatus
 from intake.commands import match_command, match_language_name
@@ -39,17 +41,23 @@ ERASED_PAYLOAD = {"erased": True}
 class IntakeHandler:
     """One inbound event in, state and replies out, in the caller's transaction."""
 
-    def __init__(self, renderer: Renderer, writer: ReplyWriter, timezone: str) -> None:
+    def __init__(
+        self, renderer: Renderer, writer: ReplyWriter, timezone: str, base_url: str = ""
+    ) -> None:
         self.renderer = renderer
         self.writer = writer
         self.tz = ZoneInfo(timezone)
+        self.base_url = base_url
         self.case_replies = CaseReplies()
+        self._erased_keys: list[str] = []
 
     async def handle(
         self, session: AsyncSession, contact: Contact, event: InboundEvent, inbound: Inbound,
         now: datetime,
-    ) -> None:
-        """Apply one family message: engine, events, replies."""
+    ) -> list[str]:
+        """Apply one family message: engine, events, replies. Returns the file-store keys
+        to delete once the transaction has committed (an erasure)."""
+        self._erased_keys = []
         row = await repo.load_conversation(session, contact.id)
         ctx = Context(today=now.astimezone(self.tz).date(), translate=self.renderer.text)
         message = UserInput(
@@ -91,6 +99,7 @@ class IntakeHandler:
             session, contact, prompts, state.locale, now,
             case_id=case.id if case is not None else None,
         )
+        return self._erased_keys
 
     async def _first_language(self, contact: Contact, inbound: Inbound) -> str | None:
         """Explicit choice, then the client's language setting, then the text itself; a
@@ -116,16 +125,17 @@ class IntakeHandler:
         elif isinstance(happened, ev.IntakeCompleted) and case is not None:
             await self._submit(session, case, dict(happened.answers), prompts, state, now)
         elif isinstance(happened, ev.ErasureConfirmed):
-            await _erase_contact(session, contact, event, now)
+            self._erased_keys += await _erase_contact(session, contact, event, now)
             row.case_id = None
             return None
         elif isinstance(happened, ev.HandoffRequested):
             contact.needs_human = True
             contact.unread += 1
-        elif isinstance(happened, ev.MessageForCoordinator | ev.NewLinkRequested):
+        elif isinstance(happened, ev.MessageForCoordinator):
             contact.unread += 1
-            if isinstance(happened, ev.NewLinkRequested):
-                prompts.append(self.case_replies.new_link_requested())
+        elif isinstance(happened, ev.NewLinkRequested) and case is not None:
+            link = await issue_link_for_case(session, case, self.base_url, now)
+            prompts.append(self.case_replies.new_link(link, state.locale))
         elif isinstance(happened, ev.RemindersStopped):
             contact.reminders_off = True
         elif isinstance(happened, ev.StatusRequested) and case is not None and (
@@ -159,8 +169,9 @@ class IntakeHandler:
             session.add(Timer(case_id=case.id, contact_id=case.contact_id,
                               kind=deadline.kind.value, audience=deadline.audience.value,
                               due_at=deadline.due_at, created_at=now))
+        link = await issue_link_for_case(session, case, self.base_url, now)
         prompts.extend(self.case_replies.submitted(case, routing, answers, self.renderer,
-                                                   state.locale))
+                                                   state.locale, link))
 
 
 def _answers_language_question(inbound: Inbound) -> bool:
@@ -191,10 +202,15 @@ async def _forget_contact(session: AsyncSession, contact: Contact, event: Inboun
 
 async def _erase_contact(
     session: AsyncSession, contact: Contact, event: InboundEvent, now: datetime
-) -> None:
-    """The family's right to erasure: cases emptied and marked erased, transcript deleted."""
-    cases = (await session.execute(select(Case).where(Case.contact_id == contact.id))).scalars()
+) -> list[str]:
+    """The family's right to erasure: cases emptied and marked erased, transcript and files
+    deleted. Returns the store keys to delete after the commit."""
+    keys: list[str] = []
+    cases = list((await session.execute(
+        select(Case).where(Case.contact_id == contact.id))).scalars())
     for case in cases:
+        keys += await purge_case_uploads(session, case.id)
+        await revoke(session, case.id, now)
         if case.status != CaseStatus.ERASED:
             repo.change_status(session, case, CaseStatus.ERASED, "family", now)
             case.answers = {}
@@ -206,3 +222,4 @@ async def _erase_contact(
     await _forget_contact(session, contact, event)
     contact.needs_human = False
     contact.unread = 0
+    return keys

@@ -32,10 +32,10 @@ from bot.keys import (
     SETTINGS,
 )
 from bot.replies import ReplyWriter
+from bot.upload_files import READ_CHUNK
 from bot.upload_messages import size_text
 from bot.uploads import (
     FILES,
-    READ_CHUNK,
     UPLOADS,
     Limits,
     UploadRefused,

@@ -17,7 +17,6 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.settings import Settings
 from bot.upload_links import issue, issue_link_for_case
-from bot.web import upload
 from storage.db import Database
 from storage.tables import Case
 from storage.unit_of_work import UnitOfWork
@@ -37,15 +36,8 @@ def pdf(label: str) -> bytes:
 
 
 def upload_app(settings: Settings) -> web.Application:
-    """The whole app, with the upload routes (wired here until the composition root does)."""
-    app = create_app(settings)
-    wired = any(
-        getattr(resource, "canonical", "") == "/upload/{token}"
-        for resource in app.router.resources()
-    )
-    if not wired:
-        upload.setup(app)
-    return app
+    """The whole app (the composition root wires the upload routes)."""
+    return create_app(settings)
 
 
 async def start(settings: Settings) -> tuple[TestServer, str]:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.upload_files import clean_relative_path, display_name
 from bot.upload_links import (
     LinkProblem,
     issue,
@@ -19,7 +20,7 @@ from bot.upload_links import (
     token_hash,
     url,
 )
-from bot.uploads import clean_relative_path, display_name, parse_metadata
+from bot.uploads import parse_metadata
 from bot.web.upload import BadTokenLimiter
 from intake.checklist import ItemKind
 from intake.deadlines import upload_link_expires_at

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -17,6 +18,7 @@ from aiohttp import web
 import bot.keys
 from bot.coordinators import authenticate
 from bot.keys import CATALOGS, CLOCK, DATABASE, JINJA, RENDERER, SETTINGS
+from bot.upload_files import document_keys
 from bot.web.inbox.actions import ActionError, InboxActions
 from bot.web.inbox.auth import (
     COORDINATOR,
@@ -374,7 +376,15 @@ async def download(request: web.Request) -> web.StreamResponse:
     document = await request.app[ACTIONS].download(request[COORDINATOR].id, document_id)
     if document is None:
         raise web.HTTPNotFound()
-    chunks = store.open(document.storage_key)
+    async with UnitOfWork(request.app[DATABASE], write=False) as uow:
+        keys = await document_keys(uow.session, document)
+
+    async def plaintext() -> AsyncIterator[bytes]:
+        for key in keys:  # one object, or the pieces of a resumed upload, in order
+            async for chunk in store.open(key):
+                yield chunk
+
+    chunks = plaintext()
     try:
         first = await anext(chunks, b"")
     except Exception as error:  # the store's own errors: missing, corrupted
