@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import base64
 import multiprocessing
+import os
 import socket
 import sys
 import tempfile
@@ -99,6 +100,12 @@ def _child(kind: str, port: int, stop: Any, ready: Any, database_url: str,
     logging.disable(logging.WARNING)
     if kind == "baseline":
         asyncio.run(_serve_baseline(port, Path(data_dir), stop, ready))
+    elif os.environ.get("BENCH_PROFILE"):
+        from pyinstrument import Profiler  # a development tool, not a dependency
+
+        with Profiler(interval=0.0005) as profiler:
+            asyncio.run(_serve_full(port, database_url, Path(data_dir), stop, ready))
+        Path(os.environ["BENCH_PROFILE"]).write_text(profiler.output_text())
     else:
         asyncio.run(_serve_full(port, database_url, Path(data_dir), stop, ready))
 
@@ -106,14 +113,15 @@ def _child(kind: str, port: int, stop: Any, ready: Any, database_url: str,
 # -- set-up and load (this process) ----------------------------------------------------------
 
 
-def make_study(directory: Path, mib: int) -> list[Path]:
-    """Write a CT study of about `mib` MiB: 512x512 16-bit instances over 4 series."""
+def make_study(directory: Path, mib: int, frames: int = 1) -> list[Path]:
+    """Write a CT study of about `mib` MiB: 512x512 16-bit instances over 4 series
+    (`frames` > 1 makes multi-frame instances, as enhanced CT/MR exports do)."""
     from tests.dicom_factory import write_study
 
-    per_instance = 512 * 512 * 2
+    per_instance = 512 * 512 * 2 * frames
     instances = max(1, mib * 1024 * 1024 // per_instance)
     study = write_study(directory, instances=instances, series=4, rows=512, columns=512,
-                        patient_name="DOE^JANE", birth_date=None)
+                        frames=frames, patient_name="DOE^JANE", birth_date=None)
     return list(study.paths)
 
 
@@ -134,7 +142,8 @@ async def open_case(database_url: str) -> str:
             case = Case(reference="SO-BENCH1", contact_id=contact.id,
                         status=CaseStatus.AWAITING_DOCUMENTS, language="en",
                         answers={"patient_name": "Jane Doe", "specialty": "oncology",
-                                 "situation": "surgery"}, created_at=now, updated_at=now)
+                                 "situation": "surgery"}, created_at=now, updated_at=now,
+                        submitted_at=now)
             session.add(case)
             await session.flush()
             token = await issue(session, case.id, now)
@@ -166,10 +175,11 @@ async def upload_tus(base: str, token: str, files: list[Path], parallel: int) ->
             while queue:
                 path = queue.pop()
                 name = base64.b64encode(path.name.encode()).decode()
+                batch = base64.b64encode(b"bench-batch-1").decode()
                 async with session.post(
                     f"{base}/upload/{token}/files",
                     headers={**tus, "Upload-Length": str(path.stat().st_size),
-                             "Upload-Metadata": f"filename {name}"},
+                             "Upload-Metadata": f"filename {name},batch {batch}"},
                 ) as response:
                     assert response.status == 201, (response.status, await response.text())
                     location = response.headers["Location"]
@@ -226,6 +236,8 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--mib", type=int, default=1024)
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--db", default="sqlite")
+    parser.add_argument("--frames", type=int, default=1,
+                        help="frames per instance (1: a classic CT, 512 KiB per file)")
     args = parser.parse_args(argv)
     if args.db == "postgresql" and not await postgres_available():
         sys.stderr.write("PostgreSQL not reachable\n")
@@ -234,7 +246,7 @@ async def main(argv: list[str]) -> int:
         workdir = Path(tmp)
         study = workdir / "study"
         started = time.perf_counter()
-        files = make_study(study, args.mib)
+        files = make_study(study, args.mib, args.frames)
         sys.stderr.write(f"generated {len(files)} instances in "
                          f"{time.perf_counter() - started:.1f}s\n")
         base = await run("baseline", files, args.parallel, args.db, workdir)
