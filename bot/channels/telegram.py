@@ -32,6 +32,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, Application, ExtBot
 
 from bot.channels.base import Attachment, ChannelError, Inbound, Outbound, OutOption, SendResult
+from bot.channels.telegram_request import AiohttpRequest
 from bot.i18n.negotiate import from_telegram_code
 from bot.i18n.render import RenderedOption, RenderedPrompt, numbered_text
 from bot.keys import CATALOGS, CHANNELS, SETTINGS
@@ -432,6 +433,7 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     token = settings.telegram_bot_token or ""
     builder = (
         Application.builder().token(token).updater(None)
+        .request(AiohttpRequest()).get_updates_request(AiohttpRequest(read_timeout=40.0))
         # Telegram's ~30 messages/s across chats (0 turns it off, for a local Bot API server
         # or a benchmark); the outbox retries, so no retries here.
         .rate_limiter(AIORateLimiter(
