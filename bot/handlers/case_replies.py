@@ -44,7 +44,7 @@ class CaseReplies:
             "Send them through your personal secure upload link (valid for 14 days; large "
             "scans, whole CD/DVD folders and ZIP files are welcome):\n{link}\nYou can also "
             "send photos or PDF files here in the chat. Write \u201cnew link\u201d at any "
-            "time to get a new link.", link=isolate(link, lang))))
+            "time to get a new link.", link=link)))
         service = answers.get("service")
         if isinstance(service, str):
             ranges = quote(routing, Service(service))
@@ -101,7 +101,8 @@ class CaseReplies:
             status=status_label(CaseStatus(case.status))))
 
     def new_link(self, link: str, lang: str) -> Prompt:
-        """A fresh upload link (the previous one no longer works)."""
+        """A fresh upload link (the previous one no longer works). Links stand alone on
+        their line, without bidi isolates, which messaging apps would take into the URL."""
         return Prompt(Text.of(
             "Here is your new secure upload link (valid for 14 days; the previous one no "
-            "longer works):\n{link}", link=isolate(link, lang)))
+            "longer works):\n{link}", link=link))

@@ -168,7 +168,8 @@
 
   // ---------------------------------------------------------------- text with safe links
 
-  const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`«»“”‘’]+/gi;
+  // Bidi isolates (U+2066–U+2069) wrap links in right-to-left text: never part of a URL.
+  const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`«»“”‘’\u2066-\u2069]+/gi;
   const TRAILING = /[.,;:!?…'"»”’*_]$/;
 
   function trimUrl(candidate) {
