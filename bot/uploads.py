@@ -490,7 +490,7 @@ class UploadService:
     ) -> None:
         now = self.clock()
         drop: list[str] = []
-        committed = False
+        committed = told = completed = False
         try:
             async with UnitOfWork(self.db) as uow:
                 session = uow.session
@@ -499,8 +499,12 @@ class UploadService:
                 if case is None or upload is None or upload.status != "uploaded":
                     drop = [p.storage_key for p in inspected.documents if p.owned]
                     return
+                # Only the hashes this upload brings: a study of thousands of files must not
+                # reload every earlier document's hash for each new one.
+                hashes = {sha, *(p.sha256 for p in inspected.documents)}
                 known = dict((await session.execute(
-                    select(Document.sha256, Document.id).where(Document.case_id == case.id)
+                    select(Document.sha256, Document.id).where(
+                        Document.case_id == case.id, Document.sha256.in_(hashes))
                 )).all())
                 whole = len(inspected.documents) == 1 and not inspected.documents[0].owned
                 if duplicate is None and whole and sha in known:
@@ -540,7 +544,8 @@ class UploadService:
                     "duplicates": duplicates, "problems": inspected.problems,
                     "completed_case": completed,
                 }
-                if upload.batch is None and contact is not None:
+                told = upload.batch is None and contact is not None
+                if told:
                     await self._notify(session, case, contact, [upload], now)
                 await uow.commit()
                 committed = True
@@ -555,7 +560,8 @@ class UploadService:
         finally:
             for key in drop:
                 await self.store.delete(key)
-        self.on_committed()
+        if committed and (told or completed):
+            self.on_committed()  # a message for the family is in the outbox
 
     async def _received(self, session: AsyncSession, case_id: int) -> list[ReceivedDocument]:
         rows = (await session.execute(
