@@ -478,9 +478,7 @@ def _accepts_language_switch(state: Conversation, text: str) -> bool:
     if state.phase is Phase.LANGUAGE or len(text.strip()) <= 3:
         return False
     if state.phase is Phase.QUESTIONS and state.step:
-        step = STEP_BY_KEY[state.step]
-        if step.kind is StepKind.COUNTRY or _is_language_step(step):
-            return False
+        return not _is_language_step(STEP_BY_KEY[state.step])
     return True
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -24,7 +24,7 @@ from intake.case import CaseStatus
 from intake.commands import command_help, slash_name
 from storage.db import Database
 from storage.tables import Case, Contact, InboundEvent, OutboxItem
-from tests.fakes.telegram_api import SECRET, TOKEN, FakeTelegram, Sent, post_update
+from tests.fakes.telegram_api import SECRET, FakeTelegram, Sent, post_update
 
 CHAT = 5550001
 
@@ -52,30 +52,6 @@ TELEGRAM_INTAKE: list[tuple[str, str]] = [
     ("say", "k.alami@example.org"),
     ("tap", "yes"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What `telegram_ctx` opts into, undone after each test."""
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    """The Bot API on a loopback port."""
-    api = FakeTelegram()
-    await api.start()
-    yield api
-    await api.close()
-
-
-@pytest.fixture
-def tg_settings(settings: Settings, fake: FakeTelegram) -> Settings:
-    """Telegram on, pointed at the fake."""
-    return settings.with_overrides(
-        telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET,
-        telegram_api_base_url=fake.api_base_url,
-    )
 
 
 @dataclass
