@@ -211,10 +211,14 @@ class InboundProcessor:
 
     async def close(self) -> None:
         """Let in-flight processing finish (each event is one transaction) before shutdown."""
-        pending = [task for task in [*self._tasks.values(), *self._background]
-                   if not task.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=10)
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:  # processing may start background work (chat files) as it finishes
+            pending = [task for task in [*self._tasks.values(), *self._background]
+                       if not task.done()]
+            remaining = deadline - asyncio.get_running_loop().time()
+            if not pending or remaining <= 0:
+                return
+            await asyncio.wait(pending, timeout=remaining)
 
     async def sweep(self) -> int:
         """Process contacts with pending events: recovery after a crash or a restart."""

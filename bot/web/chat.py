@@ -174,6 +174,15 @@ async def _delivered(
         session = uow.session
         contact = await session.get(Contact, contact_id)
         lang = (contact.locale or contact.locale_hint or "en") if contact else "en"
+        # "Busy" first: on PostgreSQL each statement sees the latest commits, so a reply
+        # recorded between the two reads must be counted as not busy only if it is also in
+        # the messages read after it.
+        busy = bool(await session.scalar(select(
+            exists().where(InboundEvent.contact_id == contact_id,
+                           InboundEvent.processed_at.is_(None))
+            | exists().where(OutboxItem.contact_id == contact_id,
+                             OutboxItem.status.in_(("pending", "sending")))
+        )))
         query = (
             select(Message, OutboxItem.status)
             .outerjoin(OutboxItem, OutboxItem.message_id == Message.id)
@@ -182,12 +191,6 @@ async def _delivered(
             .limit(200)
         )
         rows = (await session.execute(query)).all()
-        busy = bool(await session.scalar(select(
-            exists().where(InboundEvent.contact_id == contact_id,
-                           InboundEvent.processed_at.is_(None))
-            | exists().where(OutboxItem.contact_id == contact_id,
-                             OutboxItem.status.in_(("pending", "sending")))
-        )))
     # Only the delivered prefix: the cursor must never pass a reply still in the outbox.
     visible: list[Message] = []
     for message, status in rows:
