@@ -35,6 +35,7 @@ from bot.replies import ReplyWriter
 from bot.settings import Settings
 from bot.timers import TimerService, make_scheduler
 from bot.uploads import FILES, UPLOADS
+from bot.warmup import warm_up
 from bot.web import chat, upload
 from bot.web.inbox import setup_inbox
 from bot.web.templating import make_jinja_env
@@ -128,6 +129,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _workers(app: web.Application) -> AsyncIterator[None]:
     settings, clock, database = app[SETTINGS], app[CLOCK], app[DATABASE]
+    warm_up(app[RENDERER])
     channels = app[CHANNELS]
     dispatcher = OutboxDispatcher(database, channels, clock, settings.outbox_poll_seconds)
     handler = IntakeHandler(app[RENDERER], ReplyWriter(app[RENDERER], channels),
