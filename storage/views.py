@@ -8,6 +8,7 @@ renders them in the coordinator's language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,16 @@ TRANSCRIPT_LIMIT = 1000
 AUDIT_LIMIT = 200
 _TERMINAL = tuple(s.value for s in CaseStatus if is_terminal(s))
 _UNCLAIMED_EXEMPT = (CaseStatus.INTAKE_IN_PROGRESS.value, *_TERMINAL)
+
+
+
+# Upload links are the family's capabilities: coordinators see that one was sent, not its token.
+UPLOAD_TOKEN = re.compile(r"(/upload/)[A-Za-z0-9_-]{20,}")
+
+
+def mask_capabilities(text: str) -> str:
+    """Hide upload-link tokens in text shown to coordinators."""
+    return UPLOAD_TOKEN.sub(r"\1…", text)
 
 
 class InboxFilter(StrEnum):
@@ -460,7 +471,8 @@ async def _transcript(
     truncated = len(found) > limit
     lines = tuple(
         TranscriptLine(
-            id=m.id, direction=m.direction, author=m.author, coordinator_name=name, text=m.text,
+            id=m.id, direction=m.direction, author=m.author, coordinator_name=name,
+            text=mask_capabilities(m.text),
             options=tuple(str(o.get("label", "")) for o in (m.options or [])),
             attachments=m.attachments, created_at=m.created_at,
             delivery=status if m.direction == "out" else None,
