@@ -13,12 +13,14 @@ TOKEN_ALPHABET = st.text(
 )
 
 
-@given(token=TOKEN_ALPHABET, before=st.text(max_size=40), after=st.sampled_from(["", "\n", " ok"]))
+@given(
+    token=TOKEN_ALPHABET,
+    before=st.text(max_size=40).filter(lambda t: "/upload/" not in t),
+    after=st.sampled_from(["", "\n", " ok"]),
+)
 def test_an_upload_token_never_reaches_the_inbox(token: str, before: str, after: str) -> None:
     text = f"{before}\nhttps://intake.example/upload/{token}{after}"
-    masked = mask_capabilities(text)
-    assert token not in masked
-    assert "https://intake.example/upload/…" in masked
+    assert mask_capabilities(text) == f"{before}\nhttps://intake.example/upload/…{after}"
 
 
 def test_text_without_a_link_is_left_alone() -> None:
