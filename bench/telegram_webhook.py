@@ -91,7 +91,9 @@ async def _serve_baseline(database_url: str, port: int, stop: Any) -> None:
     await database.dispose()
 
 
-async def _serve_full(database_url: str, port: int, stop: Any, fake_url: str) -> None:
+async def _serve_full(
+    database_url: str, port: int, stop: Any, fake_url: str, reuse_port: bool = False
+) -> None:
     from bot.app import create_app
     from bot.keys import CHANNELS
     from bot.settings import Settings
@@ -108,19 +110,24 @@ async def _serve_full(database_url: str, port: int, stop: Any, fake_url: str) ->
         app[CHANNELS]["telegram"].per_chat_interval = 0.0
 
     app.on_startup.append(no_spacing)
-    await _run_until(app, port, stop)
+    await _run_until(app, port, stop, reuse_port)
 
 
-async def _run_until(app: web.Application, port: int, stop: Any) -> None:
+async def _run_until(
+    app: web.Application, port: int, stop: Any, reuse_port: bool = False
+) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=1024,
+                      reuse_port=reuse_port or None).start()
     while not stop.is_set():
         await asyncio.sleep(0.1)
     await runner.cleanup()
 
 
-def _child(kind: str, database_url: str, port: int, stop: Any, fake_url: str) -> None:
+def _child(
+    kind: str, database_url: str, port: int, stop: Any, fake_url: str, workers: int = 1
+) -> None:
     import logging
 
     logging.disable(logging.WARNING)
@@ -135,7 +142,7 @@ def _child(kind: str, database_url: str, port: int, stop: Any, fake_url: str) ->
             asyncio.run(_serve_full(database_url, port, stop, fake_url))
         Path(os.environ["BENCH_PROFILE"]).write_text(profiler.output_text(show_all=False))
     else:
-        asyncio.run(_serve_full(database_url, port, stop, fake_url))
+        asyncio.run(_serve_full(database_url, port, stop, fake_url, reuse_port=workers > 1))
     if os.environ.get("BENCH_DEBUG"):
         import resource
 
@@ -175,6 +182,7 @@ async def _wait_up(url: str) -> None:
 
 async def run_case(
     kind: str, db: str, conversations: int, turns: int, workdir: Path, think: float = 0.0,
+    workers: int = 1,
 ) -> Result:
     database_url, name = await fresh_database(db, workdir)
     fake = FakeTelegram()
@@ -187,9 +195,12 @@ async def run_case(
     fake.on_send.append(arrived)
     port = free_port()
     stop = multiprocessing.get_context("spawn").Event()
-    process = multiprocessing.get_context("spawn").Process(
-        target=_child, args=(kind, database_url, port, stop, fake_url), daemon=True)
-    process.start()
+    count = workers if kind == "full" else 1
+    processes = [multiprocessing.get_context("spawn").Process(
+        target=_child, args=(kind, database_url, port, stop, fake_url, count), daemon=True)
+        for _ in range(count)]
+    for process in processes:
+        process.start()
     url = f"http://127.0.0.1:{port}/webhooks/telegram"
     latencies: list[float] = []
     errors = 0
@@ -233,9 +244,10 @@ async def run_case(
             sys.stderr.write(f"{kind}: fake saw {len(fake.sent)} sends, "
                              f"{len(fake.calls)} calls\n")
         stop.set()
-        process.join(30)
-        if process.is_alive():
-            process.terminate()
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.terminate()
         await fake.close()
         await drop_database(name)
     return Result(kind, db, conversations, len(latencies), seconds, latencies, errors)
@@ -247,6 +259,8 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--sizes", default="10,100,500")
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes for the full path (PostgreSQL only)")
     parser.add_argument("--think", type=float, default=0.0,
                         help="seconds a family takes to answer (0: answer at once, saturation)")
     args = parser.parse_args(argv)
@@ -260,7 +274,9 @@ async def main(argv: list[str]) -> int:
         for db in databases:
             for size in sizes:
                 base = await run_case("baseline", db, size, args.turns, Path(tmp), args.think)
-                full = await run_case("full", db, size, args.turns, Path(tmp), args.think)
+                workers = args.workers if db == "postgresql" else 1
+                full = await run_case("full", db, size, args.turns, Path(tmp), args.think,
+                                      workers)
                 for r in (base, full):
                     rows.append([
                         r.db, r.conversations, "bare handler (store raw update)"

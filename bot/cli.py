@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
@@ -29,14 +30,38 @@ async def _migrate(settings: Settings) -> None:
         await database.dispose()
 
 
-def _serve(settings: Settings, telegram_polling: bool = False) -> None:
+def _serve(settings: Settings, telegram_polling: bool = False, reuse_port: bool = False) -> None:
     app = create_app(settings)
     if telegram_polling:
         # After the workers' context: polling feeds the inbound processor.
         from bot.channels.telegram_polling import telegram_polling_ctx
 
         app.cleanup_ctx.append(telegram_polling_ctx)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
+                reuse_port=reuse_port or None)
+
+
+def _worker(settings: Settings) -> None:
+    """One more serving process (spawned): the kernel spreads connections over the port."""
+    logs.configure()
+    _serve(settings, reuse_port=True)
+
+
+def _serve_workers(settings: Settings, workers: int) -> None:
+    """Several processes on one PostgreSQL: work is shared through row locks and SKIP
+    LOCKED claims, so nothing important lives in any one process."""
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_worker, args=(settings,), daemon=True)
+                for _ in range(workers - 1)]
+    for child in children:
+        child.start()
+    try:
+        _serve(settings, reuse_port=True)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.join(10)
 
 
 def _polling(settings: Settings, args: argparse.Namespace) -> bool:
@@ -60,6 +85,15 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Serve the web chat, webhooks and inbox (run `migrate` first)."""
     polling = _polling(settings, args)
+    workers = int(getattr(args, "workers", 1) or 1)
+    if workers > 1:
+        if not settings.database_url.startswith("postgresql"):
+            raise SystemExit("--workers above 1 needs PostgreSQL (SQLite has one writer)")
+        if polling:
+            raise SystemExit("--telegram-polling runs in one process: use --workers 1")
+        _say(f"intake-bot listening on {settings.base_url} with {workers} processes")
+        _serve_workers(settings, workers)
+        return 0
     _say(f"intake-bot listening on {settings.base_url}")
     _serve(settings, polling)
     return 0
@@ -127,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name in ("run", "demo"):
             p.add_argument("--telegram-polling", action="store_true",
                            help="fetch Telegram updates by long polling (no public https URL)")
+        if name == "run":
+            p.add_argument("--workers", type=int, default=1,
+                           help="serving processes sharing the port (PostgreSQL only)")
     args = parser.parse_args(argv)
     logs.configure()
     settings = Settings.from_env()
