@@ -270,7 +270,10 @@ class UploadService:
             raise UploadRefused(413, "file_too_large")
         if len(row.parts) >= MAX_PARTS:
             raise UploadRefused(413, "too_many_parts")
-        hasher = self._hasher_at(upload_id, offset)
+        # A whole file in one PATCH: the store's own SHA-256 of the piece is the file's hash,
+        # so a second pass would only cost time (the common case: DICOM instances, PDFs).
+        whole = offset == 0 and declared == row.length
+        hasher = None if whole else self._hasher_at(upload_id, offset)
 
         async def feed() -> AsyncIterator[bytes]:
             # Hashing runs in a worker thread, overlapping the next read: on the event loop
