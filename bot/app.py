@@ -145,7 +145,8 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     app[PROCESSOR] = processor
     app[TIMERS] = timers
     outbox_task = asyncio.create_task(dispatcher.run(), name="outbox")
-    tasks = [asyncio.create_task(processor.run(), name="inbound-sweep")]
+    tasks = [asyncio.create_task(processor.run(settings.inbound_sweep_seconds),
+                                 name="inbound-sweep")]
     scheduler = make_scheduler(timers, settings.timer_poll_seconds)
     scheduler.add_job(app[UPLOADS].expire_abandoned, "cron", hour=3, minute=47,
                       id="abandoned-uploads")

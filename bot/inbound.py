@@ -147,6 +147,7 @@ class InboundProcessor:
                     erased_keys = await self.handler.handle(session, contact, event, inbound,
                                                             now)
             except Exception as error:
+                erased_keys = []  # the erasure, if any, was rolled back with the rest
                 failed = (event.id, type(error).__name__)
                 log.exception("event failed", extra={"event_id": event.id,
                                                      "contact_id": contact_id})
@@ -156,7 +157,11 @@ class InboundProcessor:
                     attachments = event.id
                 await uow.commit()
         if failed is not None:
+            # Retried by the sweep a few seconds later, not in a tight loop that would use
+            # up every attempt on a passing fault.
             await self._record_failure(*failed)
+            self.on_committed()
+            return False
         await self._after_commit(contact_id, attachments, erased_keys)
         self.on_committed()
         return True
@@ -169,8 +174,9 @@ class InboundProcessor:
             for key in erased_keys:
                 try:
                     await self.files.delete(key)
-                except Exception as error:  # logged by type; retention retries orphans
-                    log.warning("erased file not deleted", extra={"error": type(error).__name__})
+                except Exception as error:  # logged by type; the orphan stays encrypted
+                    log.warning("erased file not deleted",
+                                extra={"error": type(error).__name__})
         if attachments_event is not None and self.on_attachments is not None:
             # Downloading can take a while: not under this contact's processing lock.
             task = asyncio.create_task(self._ingest(contact_id, attachments_event))

@@ -24,6 +24,7 @@ MAX_ATTEMPTS = 10
 MAX_BACKOFF_SECONDS = 600.0
 STALE_CLAIM = timedelta(minutes=2)
 MAX_ROUNDS_IN_FLIGHT = 4
+RELEASE_EVERY_SECONDS = 30.0
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
@@ -54,11 +55,22 @@ class OutboxDispatcher:
     async def run(self) -> None:
         """Deliver until stopped: rounds overlap (a slow provider call does not hold back
         other chats), and each chat still has at most one message in flight."""
-        await self.release_stale()
+        loop = asyncio.get_running_loop()
+        last_release = -STALE_CLAIM.total_seconds()
         in_flight: set[asyncio.Task[None]] = set()
         slots = asyncio.Semaphore(MAX_ROUNDS_IN_FLIGHT)
         try:
             while not self._stopping:
+                if loop.time() - last_release > RELEASE_EVERY_SECONDS:
+                    # Rows a crashed worker (or a failed record) left 'sending' would block
+                    # their chat for ever: put them back regularly, not only at start-up.
+                    try:
+                        await self.release_stale()
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("outbox release failed")
+                    last_release = loop.time()
                 await slots.acquire()
                 self._wake.clear()
                 try:

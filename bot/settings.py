@@ -31,6 +31,7 @@ class Settings:
     timezone: str = "Europe/Brussels"
     outbox_poll_seconds: float = 0.5
     timer_poll_seconds: float = 30.0
+    inbound_sweep_seconds: float = 5.0
     telegram_max_rate: float = 30.0
     extra: Mapping[str, str] = field(default_factory=dict)
 

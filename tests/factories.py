@@ -15,6 +15,7 @@ def make_settings(**overrides: Any) -> Settings:
         "data_dir": Path("var-test"),
         "outbox_poll_seconds": 0.05,
         "timer_poll_seconds": 0.2,
+        "inbound_sweep_seconds": 0.2,
     }
     values.update(overrides)
     return Settings(**values)

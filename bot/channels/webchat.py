@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from bot.channels.base import Attachment, ChannelError, Outbound, SendResult
 
@@ -39,14 +40,14 @@ class WebChatChannel:
         for waiter in self._waiters.get(contact_id, ()):
             waiter.set()
 
-    async def wait(self, contact_id: int, timeout: float) -> None:
-        """Block until something is delivered to this contact, or the timeout passes."""
+    @contextlib.contextmanager
+    def listening(self, contact_id: int) -> Iterator[asyncio.Event]:
+        """An event set by the next delivery to this contact. Register before reading the
+        database, so a delivery between the read and the wait is not missed."""
         waiter = asyncio.Event()
         self._waiters[contact_id].add(waiter)
         try:
-            await asyncio.wait_for(waiter.wait(), timeout)
-        except TimeoutError:
-            pass
+            yield waiter
         finally:
             self._waiters[contact_id].discard(waiter)
             if not self._waiters[contact_id]:

@@ -49,7 +49,6 @@ class IntakeHandler:
         self.tz = ZoneInfo(timezone)
         self.base_url = base_url
         self.case_replies = CaseReplies()
-        self._erased_keys: list[str] = []
 
     async def handle(
         self, session: AsyncSession, contact: Contact, event: InboundEvent, inbound: Inbound,
@@ -57,7 +56,7 @@ class IntakeHandler:
     ) -> list[str]:
         """Apply one family message: engine, events, replies. Returns the file-store keys
         to delete once the transaction has committed (an erasure)."""
-        self._erased_keys = []
+        erased: list[str] = []
         row = await repo.load_conversation(session, contact.id)
         ctx = Context(today=now.astimezone(self.tz).date(), translate=self.renderer.text)
         message = UserInput(
@@ -82,7 +81,7 @@ class IntakeHandler:
         prompts = list(outcome.prompts)
         for event_ in outcome.events:
             case = await self._apply(session, contact, row, case, event, event_, prompts,
-                                     state, now)
+                                     state, now, erased)
         if state.consent_version and state.phase in IN_INTAKE and (
             case is None or case.status != CaseStatus.INTAKE_IN_PROGRESS
         ):
@@ -99,7 +98,7 @@ class IntakeHandler:
             session, contact, prompts, state.locale, now,
             case_id=case.id if case is not None else None,
         )
-        return self._erased_keys
+        return erased
 
     async def _first_language(self, contact: Contact, inbound: Inbound) -> str | None:
         """Explicit choice, then the client's language setting, then the text itself; a
@@ -114,7 +113,7 @@ class IntakeHandler:
     async def _apply(
         self, session: AsyncSession, contact: Contact, row: ConversationRow, case: Case | None,
         event: InboundEvent, happened: ev.Event, prompts: list[Prompt], state: Conversation,
-        now: datetime,
+        now: datetime, erased: list[str],
     ) -> Case | None:
         if isinstance(happened, ev.ConsentGiven):
             contact.consent_version = happened.version
@@ -125,7 +124,7 @@ class IntakeHandler:
         elif isinstance(happened, ev.IntakeCompleted) and case is not None:
             await self._submit(session, case, dict(happened.answers), prompts, state, now)
         elif isinstance(happened, ev.ErasureConfirmed):
-            self._erased_keys += await _erase_contact(session, contact, event, now)
+            erased += await _erase_contact(session, contact, event, now)
             row.case_id = None
             return None
         elif isinstance(happened, ev.HandoffRequested):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import re
 import secrets
@@ -152,13 +154,17 @@ async def poll_messages(request: web.Request) -> web.Response:
     else:
         contact_id = contact.id
     deadline = time.monotonic() + wait
+    channel = request.app[WEBCHAT_CHANNEL]
     while True:
-        messages, lang, busy = await _delivered(request, contact_id, after)
-        remaining = deadline - time.monotonic()
-        if messages or remaining <= 0:
-            break
-        # Woken at once in this process; the 1 s cap covers replies sent by another worker.
-        await request.app[WEBCHAT_CHANNEL].wait(contact_id, min(1.0, remaining))
+        with channel.listening(contact_id) as delivered:
+            messages, lang, busy = await _delivered(request, contact_id, after)
+            remaining = deadline - time.monotonic()
+            if messages or remaining <= 0:
+                break
+            # Woken at once in this process; the 1 s cap covers replies sent by another
+            # worker.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(delivered.wait(), min(1.0, remaining))
     return web.json_response(
         {"messages": messages, "lang": lang, "dir": text_direction(lang), "busy": busy},
         headers={"Cache-Control": "no-store"},

@@ -33,8 +33,9 @@ class ChatFamily:
         """Close the browser session."""
         await self.session.close()
 
-    async def replies(self, wait: float = 5.0, settle: float = 0.25) -> list[dict[str, Any]]:
-        """Bot messages delivered since the last call (waits for the first, then settles)."""
+    async def replies(self, wait: float = 5.0) -> list[dict[str, Any]]:
+        """Bot messages delivered since the last call: polls until the server is done with
+        everything sent so far (its `busy` flag), or `wait` passes with nothing new."""
         got: list[dict[str, Any]] = []
         while True:
             response = await self.session.get(
@@ -42,14 +43,18 @@ class ChatFamily:
             )
             assert response.status == 200, await response.text()
             data = await response.json()
-            if not data["messages"]:
-                return [m for m in got if m["direction"] == "out"]
             for message in data["messages"]:
                 self.after = message["id"]
                 got.append(message)
                 self.transcript.append(message)
             self.lang, self.dir = data["lang"], data["dir"]
-            wait = settle
+            if data["busy"]:
+                # "Busy" is read just before the messages: with a reply in this batch it may
+                # already be over, so look again soon rather than after a full wait.
+                wait = 0.3 if data["messages"] else 5.0
+                continue
+            if not data["messages"] or any(m["direction"] == "out" for m in got):
+                return [m for m in got if m["direction"] == "out"]
 
     async def send(self, client_id: str | None = None, **body: Any) -> dict[str, Any]:
         """Post one message; returns the server's JSON answer."""

@@ -31,7 +31,7 @@ async def test_a_message_that_keeps_failing_is_kept_and_the_family_is_told(
     try:
         await family.replies()
         replies = await family.say("boom")
-        assert "could not process your last message" in texts(replies)
+        assert "could not process your last message" in texts(replies), family.transcript
         replies = await family.tap("en")
         assert "Before we start" in texts(replies)
     finally:
