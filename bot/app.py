@@ -140,7 +140,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
         files=app[FILES],
     )
     timers = TimerService(database, ReplyWriter(app[RENDERER], channels), clock,
-                          on_committed=dispatcher.wake)
+                          on_committed=dispatcher.wake, files=app[FILES])
     app[DISPATCHER] = dispatcher
     app[PROCESSOR] = processor
     app[TIMERS] = timers

@@ -15,18 +15,21 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.clock import Clock
 from bot.i18n.render import isolate
 from bot.replies import ReplyWriter
+from bot.upload_files import purge_case_uploads
+from bot.upload_links import revoke
 from intake.case import CaseStatus, is_terminal
 from intake.checklist import ItemKind, ReceivedDocument, checklist_for, missing_items
 from intake.deadlines import Audience, SlaKind
 from intake.prompts import Lines, Prompt, Text
 from storage import repositories as repo
 from storage.db import Database
-from storage.tables import Case, Contact, Document, Timer
+from storage.files import FileStore
+from storage.tables import Case, Document, Message, Timer
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -39,13 +42,14 @@ class TimerService:
 
     def __init__(
         self, db: Database, writer: ReplyWriter, clock: Clock, *, on_committed: object = None,
-        retention_days: int = 365,
+        retention_days: int = 365, files: FileStore | None = None,
     ) -> None:
         self.db = db
         self.writer = writer
         self.clock = clock
         self.on_committed = on_committed if callable(on_committed) else (lambda: None)
         self.retention = timedelta(days=retention_days)
+        self.files = files
 
     async def fire_due(self) -> int:
         """Fire every timer due now; returns how many fired."""
@@ -76,7 +80,13 @@ class TimerService:
             for timer in timers:
                 timer.fired_at = now
                 if timer.audience == Audience.FAMILY:
-                    await self._remind_family(uow, timer, now)
+                    # One timer that fails must not hold back every other one: it is marked
+                    # fired (and logged by id) while its own work rolls back.
+                    try:
+                        async with session.begin_nested():
+                            await self._remind_family(uow, timer, now)
+                    except Exception:
+                        log.exception("timer failed", extra={"timer_id": timer.id})
                 else:
                     log.warning("sla alert due", extra={"case_id": timer.case_id,
                                                         "kind": timer.kind,
@@ -86,8 +96,12 @@ class TimerService:
 
     async def _remind_family(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:
         session = uow.session
+        # The contact's lock first, as every other writer of its conversation takes it: a
+        # reminder never races an erasure or a message being processed.
+        contact = await repo.lock_contact(session, timer.contact_id) if timer.contact_id else None
         case = await session.get(Case, timer.case_id) if timer.case_id else None
-        contact = await session.get(Contact, timer.contact_id) if timer.contact_id else None
+        if case is not None:
+            await session.refresh(case)
         if case is None or contact is None or is_terminal(case.status):
             return
         if timer.kind == SlaKind.FOLLOW_UP_ENDS and case.status == CaseStatus.FOLLOW_UP:
@@ -144,8 +158,10 @@ class TimerService:
         return None
 
     async def purge_closed_cases(self) -> int:
-        """Retention: closed and withdrawn cases older than the retention are emptied."""
+        """Retention: closed and withdrawn cases older than the retention are erased like a
+        family's own erasure: answers, transcript, uploads and stored files."""
         now = self.clock()
+        keys: list[str] = []
         async with UnitOfWork(self.db) as uow:
             session = uow.session
             query = select(Case).where(
@@ -157,8 +173,19 @@ class TimerService:
                 repo.change_status(session, case, CaseStatus.ERASED, "retention", now)
                 case.answers = {}
                 case.routing = None
+                keys += await purge_case_uploads(session, case.id)
                 await repo.delete_case_documents(session, case.id)
+                await revoke(session, case.id, now)
+                await repo.cancel_timers(session, case.id, now)
+                await session.execute(delete(Message).where(Message.case_id == case.id))
             await uow.commit()
+        if self.files is not None:
+            for key in dict.fromkeys(keys):
+                try:
+                    await self.files.delete(key)
+                except Exception as error:
+                    log.warning("purged file not deleted",
+                                extra={"error": type(error).__name__})
         if cases:
             log.info("retention purge", extra={"count": len(cases)})
         return len(cases)

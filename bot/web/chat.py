@@ -88,6 +88,10 @@ async def post_message(request: web.Request) -> web.Response:
     lang = from_accept_language(request.headers.get("Accept-Language")) or "en"
     if token is None:
         return _error(request, lang, 403, "Your session has expired. Please reload the page.")
+    if not _same_origin(request):
+        return _error(request, lang, 403, "Your session has expired. Please reload the page.")
+    if request.content_type != "application/json":
+        return _error(request, lang, 415, "Your message could not be read. Please try again.")
     if request.content_length is not None and request.content_length > MAX_TEXT * 4 + 1024:
         return _error(request, lang, 413, "This message is too long.")
     try:
@@ -102,6 +106,17 @@ async def post_message(request: web.Request) -> web.Response:
         return _error(request, lang, status, msgid)
     receipt = await request.app[PROCESSOR].receive(inbound)
     return web.json_response({"accepted": True, "id": receipt.message_id}, status=202)
+
+
+def _same_origin(request: web.Request) -> bool:
+    """A browser's POST names its page's origin: only our own pages may post for a family
+    (SameSite=Lax alone would let a sibling site of the same registrable domain in)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser cross-origin request (browsers always send it on POST)
+    allowed = {request.app[SETTINGS].base_url, f"http://{request.host}",
+               f"https://{request.host}"}
+    return origin.rstrip("/") in allowed
 
 
 def _parse_body(body: Any, token: str, request: web.Request) -> Inbound | str:
@@ -124,8 +139,11 @@ def _parse_body(body: Any, token: str, request: web.Request) -> Inbound | str:
         return "malformed"
     if text is None and choice is None and choices is None:
         return "malformed"
+    contact_key = external_id(token)
     return Inbound(
-        channel=WEBCHAT, external_id=external_id(token), provider_key=f"msg:{client_id}",
+        # Scoped to the session: two browsers choosing the same id stay two messages.
+        channel=WEBCHAT, external_id=contact_key,
+        provider_key=f"msg:{contact_key[:16]}:{client_id}",
         text=text, choice=choice, choices=tuple(choices) if choices is not None else None,
         language_hint=from_accept_language(request.headers.get("Accept-Language")),
     )
@@ -146,7 +164,8 @@ async def poll_messages(request: web.Request) -> web.Response:
     contact = await _contact(request, token)
     if contact is None:
         receipt = await request.app[PROCESSOR].receive(Inbound(
-            channel=WEBCHAT, external_id=external_id(token), provider_key=f"start:{token[:16]}",
+            channel=WEBCHAT, external_id=external_id(token),
+            provider_key=f"start:{external_id(token)[:32]}",
             start=True,
             language_hint=from_accept_language(request.headers.get("Accept-Language")),
         ))

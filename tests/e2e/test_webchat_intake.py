@@ -258,7 +258,40 @@ async def test_a_repeated_message_is_processed_once(settings: Settings) -> None:
         await family.close()
         await server.close()
     events = await rows(settings.database_url, InboundEvent)
-    assert len([e for e in events if e.provider_key == "msg:same-client-id-1"]) == 1
+    assert len([e for e in events if e.provider_key.endswith(":same-client-id-1")]) == 1
+
+
+async def test_a_post_from_another_site_or_not_json_is_refused_and_stores_nothing(
+    settings: Settings, client: Any
+) -> None:
+    await client.get("/chat")
+    response = await client.post(
+        "/chat/api/messages", json={"client_id": "abcdefgh", "text": "hello"},
+        headers={"Origin": "https://evil.example"})
+    assert response.status == 403
+    response = await client.post(
+        "/chat/api/messages", data='{"client_id": "abcdefgh", "text": "hello"}',
+        headers={"Content-Type": "text/plain"})
+    assert response.status == 415
+    assert await rows(settings.database_url, InboundEvent) == []
+
+
+async def test_two_sessions_using_the_same_client_id_are_two_messages(
+    settings: Settings,
+) -> None:
+    server, base = await start_server(settings)
+    first, second = await ChatFamily.open(base), await ChatFamily.open(base)
+    try:
+        await first.replies()
+        await second.replies()
+        await first.send(client_id="shared-client-id", choice="en")
+        await second.send(client_id="shared-client-id", choice="fr")
+        assert "Before we start" in texts(await first.replies())
+        assert "Avant de commencer" in texts(await second.replies())
+    finally:
+        await first.close()
+        await second.close()
+        await server.close()
 
 
 async def test_refusing_consent_keeps_nothing(settings: Settings) -> None:
