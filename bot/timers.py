@@ -15,13 +15,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from bot.clock import Clock
+from bot.erasure import erase_case
 from bot.i18n.render import isolate
 from bot.replies import ReplyWriter
-from bot.upload_files import purge_case_uploads
-from bot.upload_links import revoke
 from intake.case import CaseStatus, is_terminal
 from intake.checklist import ItemKind, ReceivedDocument, checklist_for, missing_items
 from intake.deadlines import Audience, SlaKind
@@ -29,7 +28,7 @@ from intake.prompts import Lines, Prompt, Text
 from storage import repositories as repo
 from storage.db import Database
 from storage.files import FileStore
-from storage.tables import Case, Document, Message, Timer
+from storage.tables import Case, Document, Timer
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -170,14 +169,7 @@ class TimerService:
             )
             cases = list((await session.execute(query)).scalars())
             for case in cases:
-                repo.change_status(session, case, CaseStatus.ERASED, "retention", now)
-                case.answers = {}
-                case.routing = None
-                keys += await purge_case_uploads(session, case.id)
-                await repo.delete_case_documents(session, case.id)
-                await revoke(session, case.id, now)
-                await repo.cancel_timers(session, case.id, now)
-                await session.execute(delete(Message).where(Message.case_id == case.id))
+                keys += await erase_case(session, case, "retention", now)
             await uow.commit()
         if self.files is not None:
             for key in dict.fromkeys(keys):

@@ -9,12 +9,12 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Inbound
+from bot.erasure import erase_case
 from bot.handlers.case_replies import CaseReplies
 from bot.i18n.detect import detect_language_async
 from bot.i18n.render import Renderer
 from bot.replies import ReplyWriter
-from bot.upload_files import purge_case_uploads
-from bot.upload_links import issue_link_for_case, revoke
+from bot.upload_links import issue_link_for_case
 from intake import events as ev
 from intake.case import CaseStatus
 from intake.commands import match_command, match_language_name
@@ -27,7 +27,6 @@ from storage.tables import (
     Case,
     Contact,
     ConversationRow,
-    Document,
     InboundEvent,
     Message,
     OutboxItem,
@@ -208,15 +207,7 @@ async def _erase_contact(
     cases = list((await session.execute(
         select(Case).where(Case.contact_id == contact.id))).scalars())
     for case in cases:
-        keys += await purge_case_uploads(session, case.id)
-        await revoke(session, case.id, now)
-        if case.status != CaseStatus.ERASED:
-            repo.change_status(session, case, CaseStatus.ERASED, "family", now)
-            case.answers = {}
-            case.routing = None
-            case.closed_at = now
-        await repo.cancel_timers(session, case.id, now)
-        await session.execute(delete(Document).where(Document.case_id == case.id))
+        keys += await erase_case(session, case, "family", now)
     await session.execute(delete(OutboxItem).where(OutboxItem.contact_id == contact.id))
     await _forget_contact(session, contact, event)
     contact.needs_human = False
