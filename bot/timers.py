@@ -16,24 +16,45 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.erasure import erase_case
 from bot.i18n.render import isolate
 from bot.replies import ReplyWriter
 from intake.case import CaseStatus, is_terminal
-from intake.checklist import ItemKind, ReceivedDocument, checklist_for, missing_items
+from intake.checklist import checklist_for, missing_items
 from intake.deadlines import Audience, SlaKind
-from intake.prompts import Lines, Prompt, Text
+from intake.prompts import N_, Lines, Prompt, Text
 from storage import repositories as repo
 from storage.db import Database
 from storage.files import FileStore
-from storage.tables import Case, Document, Timer
+from storage.tables import Case, Timer
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 BATCH = 100
+
+
+# The reminders that only name the request; the documents reminder lists what is missing.
+FAMILY_REMINDERS: dict[str, str] = {
+    SlaKind.UPLOAD_LINK_EXPIRING: N_(
+        "Your secure upload link for request {reference} expires tomorrow. Write "
+        "\u201cnew link\u201d if you need another one."),
+    SlaKind.UPLOAD_LINK_EXPIRED: N_(
+        "Your upload link for request {reference} has expired. Write \u201cnew link\u201d "
+        "to receive a new one."),
+    SlaKind.VIDEO_CONSULTATION_REMINDER: N_(
+        "A reminder: your video consultation for request {reference} is coming up. "
+        "Your coordinator has sent you the details."),
+    SlaKind.FOLLOW_UP_ENDING: N_(
+        "The 30-day follow-up period of your request {reference} ends soon. If you have "
+        "questions about the opinion, please write to us now."),
+    SlaKind.FOLLOW_UP_ENDS: N_(
+        "The follow-up period of your request {reference} has ended. Thank you for "
+        "your trust."),
+}
 
 
 class TimerService:
@@ -116,15 +137,12 @@ class TimerService:
                                 extra={"template": "reminder",
                                        "variables": {"1": case.reference}})
 
-    async def _reminder(self, session: object, timer: Timer, case: Case) -> Prompt | None:
+    async def _reminder(
+        self, session: AsyncSession, timer: Timer, case: Case
+    ) -> Prompt | None:
         reference = isolate(case.reference, case.language)
-        kind = timer.kind
-        if kind == SlaKind.DOCUMENTS_REMINDER:
-            documents = (await session.execute(  # type: ignore[attr-defined]
-                select(Document).where(Document.case_id == case.id)
-            )).scalars()
-            received = [ReceivedDocument(ItemKind(d.kind), d.is_dicom, d.valid)
-                        for d in documents if d.kind in ItemKind._value2member_map_]
+        if timer.kind == SlaKind.DOCUMENTS_REMINDER:
+            received = await repo.received_documents(session, case.id)
             missing = missing_items(checklist_for(case.answers), received, case.answers,
                                     required_only=True)
             if not missing:
@@ -134,27 +152,8 @@ class TimerService:
                 "documents:\n{items}\nThe specialists can only start once the file is complete.",
                 reference=reference,
                 items=Lines(tuple(Text.of("\u2022 {label}", label=i.label) for i in missing))))
-        if kind == SlaKind.UPLOAD_LINK_EXPIRING:
-            return Prompt(Text.of(
-                "Your secure upload link for request {reference} expires tomorrow. Write "
-                "\u201cnew link\u201d if you need another one.", reference=reference))
-        if kind == SlaKind.UPLOAD_LINK_EXPIRED:
-            return Prompt(Text.of(
-                "Your upload link for request {reference} has expired. Write \u201cnew link\u201d "
-                "to receive a new one.", reference=reference))
-        if kind == SlaKind.VIDEO_CONSULTATION_REMINDER:
-            return Prompt(Text.of(
-                "A reminder: your video consultation for request {reference} is coming up. "
-                "Your coordinator has sent you the details.", reference=reference))
-        if kind == SlaKind.FOLLOW_UP_ENDING:
-            return Prompt(Text.of(
-                "The 30-day follow-up period of your request {reference} ends soon. If you have "
-                "questions about the opinion, please write to us now.", reference=reference))
-        if kind == SlaKind.FOLLOW_UP_ENDS:
-            return Prompt(Text.of(
-                "The follow-up period of your request {reference} has ended. Thank you for "
-                "your trust.", reference=reference))
-        return None
+        msgid = FAMILY_REMINDERS.get(timer.kind)
+        return Prompt(Text(msgid, {"reference": reference})) if msgid else None
 
     async def purge_closed_cases(self) -> int:
         """Retention: closed and withdrawn cases older than the retention are erased like a

@@ -567,11 +567,7 @@ class UploadService:
             self.on_committed()  # a message for the family is in the outbox
 
     async def _received(self, session: AsyncSession, case_id: int) -> list[ReceivedDocument]:
-        rows = (await session.execute(
-            select(Document.kind, Document.is_dicom, Document.valid)
-            .where(Document.case_id == case_id).distinct())).all()
-        return [ReceivedDocument(ItemKind(kind), bool(is_dicom), bool(valid))
-                for kind, is_dicom, valid in rows if kind in ItemKind._value2member_map_]
+        return await repo.received_documents(session, case_id)
 
     async def _update_checklist(self, session: AsyncSession, case: Case, now: datetime) -> bool:
         """Move the case to `file_complete` when every required document is in."""

@@ -14,11 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from intake.case import CaseStatus, transition
+from intake.checklist import ItemKind, ReceivedDocument
 from storage.tables import (
     Case,
     CaseHistory,
     Contact,
     ConversationRow,
+    Document,
     InboundEvent,
     Message,
     OutboxItem,
@@ -236,10 +238,17 @@ async def cancel_timers(session: AsyncSession, case_id: int, now: datetime,
 
 async def delete_case_documents(session: AsyncSession, case_id: int) -> list[str]:
     """Remove a case's document rows; returns their storage keys for the file store."""
-    from storage.tables import Document
-
     rows = list((await session.execute(
         select(Document).where(Document.case_id == case_id))).scalars())
     for row in rows:
         await session.delete(row)
     return [row.storage_key for row in rows]
+
+
+async def received_documents(session: AsyncSession, case_id: int) -> list[ReceivedDocument]:
+    """What a case's documents satisfy, for the checklist (one row per distinct kind)."""
+    rows = (await session.execute(
+        select(Document.kind, Document.is_dicom, Document.valid)
+        .where(Document.case_id == case_id).distinct())).all()
+    return [ReceivedDocument(ItemKind(kind), bool(is_dicom), bool(valid))
+            for kind, is_dicom, valid in rows if kind in ItemKind._value2member_map_]

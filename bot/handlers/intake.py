@@ -18,7 +18,16 @@ from bot.upload_links import issue_link_for_case
 from intake import events as ev
 from intake.case import CaseStatus
 from intake.commands import match_command, match_language_name
-from intake.conversation import Context, Conversation, Outcome, Phase, UserInput, handle, start
+from intake.conversation import (
+    Context,
+    Conversation,
+    Outcome,
+    Phase,
+    UserInput,
+    current_prompts,
+    handle,
+    start,
+)
 from intake.deadlines import SlaEvent, sla_deadlines
 from intake.prompts import Prompt
 from intake.routing import RouteKind, route
@@ -71,7 +80,7 @@ class IntakeHandler:
         elif inbound.start and not inbound.text:
             state = Conversation.from_json(row.state)
             outcome = Outcome(state)
-            outcome.prompts.extend(_resume_prompts(state))
+            outcome.prompts.extend(current_prompts(state))
         else:
             outcome = handle(Conversation.from_json(row.state), message, ctx)
 
@@ -177,12 +186,6 @@ def _answers_language_question(inbound: Inbound) -> bool:
         return True
     text = (inbound.text or "").strip()
     return bool(text) and match_command(text) is None and match_language_name(text) is not None
-
-
-def _resume_prompts(state: Conversation) -> list[Prompt]:
-    from intake.conversation import current_prompts
-
-    return current_prompts(state)
 
 
 async def _forget_contact(session: AsyncSession, contact: Contact, event: InboundEvent) -> None:

@@ -391,8 +391,7 @@ async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open the encrypted file store and the upload service (after the database)."""
     settings = app[SETTINGS]
     key = key_from_env_or_dir(os.environ, settings.data_dir)
-    store = EncryptedDiskStore(settings.data_dir / "files", key,
-                               durable=os.environ.get("FILES_DURABLE", "1") != "0")
+    store = EncryptedDiskStore(settings.data_dir / "files", key)
     await store.remove_stale_partials()
     renderer = app[RENDERER]
 
