@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Creates .venv and installs the project (with test tools when asked). Safe to re-run.
+# Creates .venv from the lock, exactly: `bootstrap.sh` for the demo (requirements/runtime.lock),
+# `bootstrap.sh test` for the tests (requirements/test.lock). Safe to re-run; a package that
+# the lock does not name is removed, a hash that does not match fails the install.
+# FRESH_VENV=1 deletes .venv first (CI builds it from scratch on every run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-extras=${1:-}
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-stamp=".venv/.installed${extras:+-$extras}"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  if [ -n "$extras" ]; then
-    .venv/bin/python -m pip install --quiet -e ".[$extras]"
-  else
-    .venv/bin/python -m pip install --quiet -e .
-  fi
-  touch "$stamp"
-fi
+lock=requirements/runtime.lock
+[ "${1:-}" = "test" ] && lock=requirements/test.lock
+
+"$PYTHON" scripts/lockfile.py check
+bash scripts/tools.sh
+export UV_PYTHON_DOWNLOADS=never
+[ "${FRESH_VENV:-0}" = "1" ] && rm -rf .venv
+[ -x .venv/bin/python ] || .tools/bin/uv venv --quiet --python "$PYTHON" .venv
+.tools/bin/uv pip sync --quiet --python .venv/bin/python --require-hashes "$lock"
+# The project itself, editable, built with the locked setuptools (no isolated build that
+# would fetch an unlocked one).
+.tools/bin/uv pip install --quiet --python .venv/bin/python --no-deps --no-build-isolation -e .

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po, write_po
 
-from bot.i18n.catalog import Catalogs, po_path
-from bot.i18n.workflow import PROJECT_ROOT, main, pot_path
+from bot.i18n.catalog import Catalogs, po_path, read_catalog
+from bot.i18n.workflow import PROJECT_ROOT, main, plural_rule_difference, pot_path
 from intake.vocabulary import LANGUAGES
 
 SOURCE = """\
@@ -82,7 +82,7 @@ def test_new_catalogs_carry_each_language_plural_rule(project: Path) -> None:
         with po_path(project / "locales", lang).open("rb") as fileobj:
             forms[lang] = read_po(fileobj, locale=lang).num_plurals
 
-    assert forms == {"ar": 6, "ru": 3, "fr": 2, "nl": 2, "en": 2, "tr": 1}
+    assert forms == {"ar": 6, "ru": 3, "fr": 3, "nl": 2, "en": 2, "tr": 2}
 
 
 def test_long_translator_comments_do_not_make_the_template_look_stale(
@@ -197,7 +197,43 @@ def test_wrong_plural_header_fails_the_check(
     status, errors = check(project, capsys)
 
     assert status == 1
-    assert "ru: Plural-Forms is 'nplurals=2; plural=(n != 1);'" in errors
+    assert "ru: Plural-Forms 'nplurals=2; plural=(n != 1);' disagrees" in errors
+    assert "a different number of forms" in errors
+
+
+# The headers Babel 2.18 wrote: the same CLDR rules for Russian and Arabic in other words, the
+# old two-form French rule, and Arabic with "many" and "other" in the other order.
+RU_2_18 = "(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2)"
+AR_2_18 = (
+    "(n==0 ? 0 : n==1 ? 1 : n==2 ? 2 : n%100>=3 && n%100<=10 ? 3 : "
+    "n%100>=0 && n%100<=2 ? 4 : 5)"
+)
+
+
+def test_a_rule_written_differently_with_the_same_meaning_passes() -> None:
+    assert plural_rule_difference(3, RU_2_18, "ru") is None
+
+
+@pytest.mark.parametrize(
+    ("lang", "num_plurals", "expr", "first_difference"),
+    [
+        ("ar", 6, AR_2_18, 11),  # 11–99 is "many" (index 4) in CLDR, index 5 in the old header
+        ("fr", 3, "(n > 1 ? 2 : n == 1 ? 0 : 1)", 0),
+        ("fr", 3, "(n == 0 || n == 1) ? 0 : 2", 1_000_000),  # "many" forgotten
+        ("fr", 2, "(n > 1)", -1),
+        ("tr", 1, "0", -1),
+    ],
+)
+def test_a_rule_that_means_something_else_fails(
+    lang: str, num_plurals: int, expr: str, first_difference: int
+) -> None:
+    assert plural_rule_difference(num_plurals, expr, lang) == first_difference
+
+
+def test_every_catalog_rule_means_the_installed_cldr_rule() -> None:
+    for lang in LANGUAGES:
+        catalog = read_catalog(po_path(PROJECT_ROOT / "locales", lang), lang)
+        assert plural_rule_difference(catalog.num_plurals, catalog.plural_expr, lang) is None
 
 
 def test_new_source_string_makes_the_template_out_of_date(
