@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.channels.webchat import WebChatChannel
+from bot.client_address import TRUSTED_PROXIES
 from bot.clock import Clock, system_clock
 from bot.handlers.files import ingest_chat_files
 from bot.handlers.intake import IntakeHandler
@@ -85,6 +86,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app = web.Application(middlewares=[security_headers], client_max_size=1024**2)
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    app[TRUSTED_PROXIES] = settings.trusted_proxies
     catalogs = Catalogs()
     renderer = Renderer(catalogs)
     app[CATALOGS] = catalogs

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from bot.client_address import Network, parse_networks
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/intake.db"
 
 
@@ -33,6 +35,17 @@ class Settings:
     timer_poll_seconds: float = 30.0
     inbound_sweep_seconds: float = 5.0
     telegram_max_rate: float = 30.0
+    # Hardening (SECURITY.md): client addresses, sessions, limits, budgets, timeouts.
+    trusted_proxies: tuple[Network, ...] = ()
+    inbox_idle_minutes: float = 30.0
+    inbox_session_hours: float = 12.0
+    webchat_session_days: float = 30.0
+    new_conversations_per_hour: int = 20
+    messages_per_minute: int = 30
+    zip_expansion_per_archive: int = 8 * 1024**3
+    zip_expansion_per_case_day: int = 32 * 1024**3
+    min_free_disk_mb: int = 2048
+    body_read_timeout: float = 30.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -83,6 +96,16 @@ class Settings:
             twilio_api_base_url=opt("TWILIO_API_BASE_URL"),
             timezone=opt("TIMEZONE") or "Europe/Brussels",
             telegram_max_rate=float(opt("TELEGRAM_MAX_RATE") or 30.0),
+            trusted_proxies=parse_networks(opt("TRUSTED_PROXIES")),
+            inbox_idle_minutes=float(opt("INBOX_IDLE_MINUTES") or 30),
+            inbox_session_hours=float(opt("INBOX_SESSION_HOURS") or 12),
+            webchat_session_days=float(opt("WEBCHAT_SESSION_DAYS") or 30),
+            new_conversations_per_hour=int(opt("NEW_CONVERSATIONS_PER_HOUR") or 20),
+            messages_per_minute=int(opt("MESSAGES_PER_MINUTE") or 30),
+            zip_expansion_per_archive=int(opt("ZIP_EXPANSION_PER_ARCHIVE") or 8 * 1024**3),
+            zip_expansion_per_case_day=int(opt("ZIP_EXPANSION_PER_CASE_DAY") or 32 * 1024**3),
+            min_free_disk_mb=int(opt("MIN_FREE_DISK_MB") or 2048),
+            body_read_timeout=float(opt("BODY_READ_TIMEOUT") or 30),
             extra={k: v for k, v in values.items()
                    if (k.startswith("TWILIO_TEMPLATE_") or k in ("SESSION_KEY", "FILES_KEY"))
                    and v.strip()},

@@ -226,6 +226,9 @@ class Document(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     storage_key: Mapped[str] = mapped_column(String(128))
     is_dicom: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The type found in the content (pdf, jpeg, png, heic, webp, dicom, zip, text, docx, odt);
+    # downloads take their name extension and Content-Type from it, never from the family.
+    detected_type: Mapped[str | None] = mapped_column(String(16))
     valid: Mapped[bool] = mapped_column(Boolean, default=True)
     inspection: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -321,3 +324,37 @@ class UploadSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ThrottleCounter(Base):
+    """A fixed-window counter shared by every worker (failed tokens, sign-ins, new chats).
+
+    `key_hash` is the SHA-256 of the counter's name: the names hold client addresses and
+    e-mail addresses, which the database does not need to see.
+    """
+
+    __tablename__ = "throttle_counters"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class InboxSession(Base):
+    """A coordinator's signed-in browser: ended by sign-out, idleness, age or deactivation.
+
+    Only the SHA-256 of the session token is stored; the cookie holds the token itself.
+    """
+
+    __tablename__ = "inbox_sessions"
+    __table_args__ = (Index("ix_inbox_sessions_coordinator", "coordinator_id", "ended_at"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    coordinator_id: Mapped[int] = mapped_column(
+        ForeignKey("coordinators.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(16))

@@ -155,7 +155,11 @@ def update(
             catalog.update(template, no_fuzzy_matching=True)
         if lang == SOURCE_LANGUAGE:
             _fill_source_language(catalog)
-        if _write_if_changed(path, _serialize(catalog, ignore_obsolete=ignore_obsolete)):
+        # No `#:` locations in the language catalogs (the template keeps them): a moved line of
+        # code then changes nothing in six files, and parallel work merges cleanly.
+        content = _serialize(catalog, ignore_obsolete=ignore_obsolete, omit_header=False,
+                             no_location=True)
+        if _write_if_changed(path, content):
             changed.append(lang)
     return changed
 
