@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from aiohttp import web
 
@@ -141,9 +142,40 @@ def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
     return int(workflow.main(args.rest) or 0)
 
 
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """Write a consistent backup (database, encrypted files, manifest) into a new folder."""
+    from bot.backup import BackupError, backup
+
+    try:
+        manifest = backup(settings, args.directory)
+    except BackupError as error:
+        _say(f"backup failed: {error}")
+        return 1
+    keys = manifest["keys"]
+    _say(f"backup written: {len(manifest['files'])} files, {manifest['database']['kind']} "
+         f"database at schema {manifest['database']['schema_revision']}; restoring needs the "
+         f"file key with fingerprint {keys['files']}")
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    """Restore a backup into an empty deployment configured with the same file key."""
+    from bot.backup import BackupError, restore
+
+    try:
+        report = restore(settings, args.directory)
+    except BackupError as error:
+        _say(f"restore refused: {error}")
+        return 1
+    asyncio.run(_migrate(settings))  # a backup of an older release is brought to head
+    _say(f"restored: {report.files} files and the {report.database} database "
+         f"(schema {report.schema_revision}, now up to date)")
+    return 0
+
+
 COMMANDS = {
     "migrate": cmd_migrate, "run": cmd_run, "demo": cmd_demo, "i18n": cmd_i18n,
-    "add-coordinator": cmd_add_coordinator,
+    "add-coordinator": cmd_add_coordinator, "backup": cmd_backup, "restore": cmd_restore,
 }
 
 
@@ -158,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name == "add-coordinator":
             p.add_argument("email")
             p.add_argument("name")
+        if name in ("backup", "restore"):
+            p.add_argument("directory", type=Path)
         if name in ("run", "demo"):
             p.add_argument("--telegram-polling", action="store_true",
                            help="fetch Telegram updates by long polling (no public https URL)")

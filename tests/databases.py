@@ -9,6 +9,7 @@ names so that concurrent runs do not collide.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import shutil
 import uuid
@@ -50,6 +51,10 @@ class SqliteFactory:
         shutil.copyfile(self.template, path)
         return f"sqlite+aiosqlite:///{path}"
 
+    def create_empty(self) -> str:
+        """A URL of a database with no schema at all (a restore target)."""
+        return f"sqlite+aiosqlite:///{self.root / f'empty-{uuid.uuid4().hex}.db'}"
+
     def close(self) -> None:
         """Nothing to drop: the files live in pytest's temporary directory."""
 
@@ -79,6 +84,15 @@ class PostgresFactory:
         """A new database URL."""
         name = f"intake_{RUN_ID}_{uuid.uuid4().hex[:10]}"
         asyncio.run(self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        self.created.append(name)
+        return self._url(name)
+
+    def create_empty(self) -> str:
+        """A URL of a database with no schema at all (a restore target)."""
+        name = f"intake_{RUN_ID}_{uuid.uuid4().hex[:10]}"
+        # In a thread of its own: callable from a test whose event loop is running.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, self._admin(f'CREATE DATABASE "{name}"')).result()
         self.created.append(name)
         return self._url(name)
 
