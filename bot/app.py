@@ -37,7 +37,7 @@ from bot.settings import Settings
 from bot.timers import TimerService, make_scheduler
 from bot.uploads import FILES, UPLOADS
 from bot.warmup import warm_up
-from bot.web import chat, health, upload
+from bot.web import chat, health, metrics, upload
 from bot.web.inbox import setup_inbox
 from bot.web.templating import make_jinja_env
 from storage.db import Database
@@ -97,6 +97,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(health.routes)
+    app.router.add_routes(metrics.routes)
     app.router.add_routes(chat.routes)
     app.router.add_static("/static", STATIC_DIR)
     app.cleanup_ctx.append(_database)

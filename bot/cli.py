@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot import logs
 from bot.app import create_app
+from bot.metrics import prepare_multiprocess
 from bot.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
@@ -93,6 +94,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         if polling:
             raise SystemExit("--telegram-polling runs in one process: use --workers 1")
         _say(f"intake-bot listening on {settings.base_url} with {workers} processes")
+        prepare_multiprocess(settings.data_dir)  # before any worker counts anything
         _serve_workers(settings, workers)
         return 0
     _say(f"intake-bot listening on {settings.base_url}")

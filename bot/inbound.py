@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bot.channels.base import Inbound
 from bot.clock import Clock
 from bot.handlers.intake import IntakeHandler
+from bot.metrics import metrics
 from intake.prompts import Prompt
 from storage import repositories as repo
 from storage.db import Database
@@ -78,6 +79,7 @@ class InboundProcessor:
                 event.message_id = message_id = message.id
             await uow.commit()
             receipt = Receipt(event.id, contact.id, message_id, created)
+        metrics().inbound_received.labels(inbound.channel, "no" if created else "yes").inc()
         if created:
             self.submit(receipt.contact_id)
         return receipt
@@ -156,6 +158,9 @@ class InboundProcessor:
                 if inbound.attachments:
                     attachments = event.id
                 await uow.commit()
+                metrics().processing_seconds.labels(event.channel).observe(
+                    max(0.0, (self.clock() - event.received_at).total_seconds()))
+            metrics().inbound_processed.labels("failed" if failed else "ok").inc()
         if failed is not None:
             # Retried by the sweep a few seconds later, not in a tight loop that would use
             # up every attempt on a passing fault.

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from bot.channels.base import Channel, ChannelError, Outbound, OutOption, SendResult
 from bot.clock import Clock
+from bot.metrics import metrics
 from storage import repositories as repo
 from storage.db import Database
 from storage.tables import Contact, OutboxItem
@@ -32,6 +33,17 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
     base = min(MAX_BACKOFF_SECONDS, 2.0 ** max(0, attempts - 1))
     delay = base * (0.5 + random.random() / 2)
     return max(delay, retry_after or 0.0)
+
+
+def error_code(error: ChannelError) -> str:
+    """A bounded label for a failed send (the reason text can be anything)."""
+    if error.blocked:
+        return "blocked"
+    if error.hold:
+        return "held"
+    if error.retry_after is not None:
+        return "rate_limited"
+    return "permanent" if error.permanent else "transient"
 
 
 class OutboxDispatcher:
@@ -165,7 +177,10 @@ class OutboxDispatcher:
         self, uow: UnitOfWork, row: OutboxItem, result: SendResult | ChannelError,
         now: datetime,
     ) -> None:
+        if not isinstance(result, SendResult):
+            metrics().provider_errors.labels(row.channel, error_code(result)).inc()
         if isinstance(result, SendResult):
+            metrics().outbox_sent.labels(row.channel).inc()
             row.status = "sent"
             row.sent_at = now
             row.provider_message_id = result.provider_message_id
@@ -178,6 +193,7 @@ class OutboxDispatcher:
             await self._flag_contact(uow, row.contact_id, blocked=False, now=now)
         elif result.permanent or row.attempts >= MAX_ATTEMPTS:
             row.status = "failed"
+            metrics().outbox_failed.labels(row.channel).inc()
             row.last_error = result.reason[:200]
             await self._flag_contact(uow, row.contact_id, blocked=result.blocked, now=now)
             log.warning("outbox gave up", extra={"outbox_id": row.id,

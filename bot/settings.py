@@ -46,6 +46,7 @@ class Settings:
     zip_expansion_per_case_day: int = 32 * 1024**3
     min_free_disk_mb: int = 2048
     body_read_timeout: float = 30.0
+    metrics_token: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -106,6 +107,7 @@ class Settings:
             zip_expansion_per_case_day=int(opt("ZIP_EXPANSION_PER_CASE_DAY") or 32 * 1024**3),
             min_free_disk_mb=int(opt("MIN_FREE_DISK_MB") or 2048),
             body_read_timeout=float(opt("BODY_READ_TIMEOUT") or 30),
+            metrics_token=opt("METRICS_TOKEN"),
             extra={k: v for k, v in values.items()
                    if (k.startswith("TWILIO_TEMPLATE_") or k in ("SESSION_KEY", "FILES_KEY"))
                    and v.strip()},

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.erasure import erase_case
 from bot.i18n.render import isolate
+from bot.metrics import metrics
 from bot.replies import ReplyWriter
 from intake.case import CaseStatus, is_terminal
 from intake.checklist import checklist_for, missing_items
@@ -99,6 +100,7 @@ class TimerService:
             timers = list((await session.execute(query)).scalars())
             for timer in timers:
                 timer.fired_at = now
+                metrics().timers_fired.labels(timer.kind).inc()
                 if timer.audience == Audience.FAMILY:
                     # One timer that fails must not hold back every other one: it is marked
                     # fired (and logged by id) while its own work rolls back.

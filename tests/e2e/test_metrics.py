@@ -1,0 +1,146 @@
+"""`/metrics`: Prometheus text for local scrapers or a token holder, summed over workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestClient
+
+from bot.app import create_app
+from bot.settings import Settings
+from storage.tables import InboundEvent
+from tests.e2e.chat_client import ChatFamily
+from tests.e2e.test_webchat_intake import ENGLISH_INTAKE, answer, rows, start_server
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one series in Prometheus' text format (0 when absent)."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"^{name}(?:{{(.*)}})? (\S+)$", line)
+        if not match:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
+async def test_a_local_scraper_reads_counters_and_database_gauges(settings: Settings) -> None:
+    server, base = await start_server(settings)
+    family = await ChatFamily.open(base)
+    try:
+        await family.replies()
+        for how, value in ENGLISH_INTAKE[:3]:
+            assert await answer(family, how, value)
+        async with ClientSession() as http, http.get(f"{base}/metrics") as response:
+            assert response.status == 200
+            assert response.content_type == "text/plain"
+            text = await response.text()
+    finally:
+        await family.close()
+        await server.close()
+    events = await rows(settings.database_url, InboundEvent)
+    received = sample(text, "intake_inbound_received_total", channel="webchat", duplicate="no")
+    assert received == len(events) >= 3
+    assert sample(text, "intake_inbound_processed_total", outcome="ok") == len(events)
+    assert sample(text, "intake_inbound_processing_seconds_count", channel="webchat") == len(
+        events
+    )
+    assert sample(text, "intake_outbox_sent_total", channel="webchat") >= 3
+    assert "# TYPE intake_outbox_waiting gauge" in text
+    assert "# TYPE intake_timers_due gauge" in text
+    assert "Amira" not in text and "Benali" not in text
+
+
+async def test_metrics_are_not_public(
+    client: TestClient[object, object], settings: Settings, aiohttp_client: object
+) -> None:
+    through_proxy = await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert through_proxy.status == 404
+
+    guarded = await aiohttp_client(  # type: ignore[operator]
+        create_app(settings.with_overrides(metrics_token="s3cret-scraper-token"))
+    )
+    assert (await guarded.get("/metrics")).status == 404
+    wrong = await guarded.get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status == 404
+    right = await guarded.get(
+        "/metrics", headers={"Authorization": "Bearer s3cret-scraper-token"}
+    )
+    assert right.status == 200
+    assert "intake_inbound_received_total" in await right.text()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
+    async with ClientSession() as http:
+        for _ in range(200):
+            assert process.poll() is None, "the server exited"
+            try:
+                async with http.get(f"{base}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the server did not start")
+
+
+async def test_with_two_workers_every_scrape_adds_up_both_processes(
+    settings: Settings, tmp_path: Path
+) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("several workers share one PostgreSQL; SQLite is single-process")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ, "DATABASE_URL": settings.database_url, "PORT": str(port),
+        "DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--workers", "2"], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        await wait_until_up(base, process)
+        metric_files = tmp_path / "data" / "metrics"
+        counted_by: set[str] = set()
+        for _ in range(80):  # new connections until both processes have served some
+            family = await ChatFamily.open(base)
+            await family.replies()
+            assert await answer(family, *ENGLISH_INTAKE[0])
+            await family.close()
+            counted_by = {f.stem.split("_")[-1] for f in metric_files.glob("counter_*.db")}
+            if len(counted_by) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(counted_by) >= 2, "the kernel gave every connection to one process"
+        events = await rows(settings.database_url, InboundEvent)
+        scrapes = []
+        for _ in range(10):
+            async with ClientSession() as http, http.get(f"{base}/metrics") as response:
+                text = await response.text()
+            scrapes.append(
+                sample(text, "intake_inbound_received_total", channel="webchat", duplicate="no")
+            )
+        assert scrapes == [len(events)] * 10
+    finally:
+        process.terminate()
+        process.wait(20)
