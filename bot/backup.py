@@ -201,11 +201,14 @@ def backup(
     kind, database_file = _dump_database(settings, target)
     revision = (_schema_revision_sqlite(database_file) if kind == "sqlite"
                 else _pg_schema_revision(settings))
-    objects = Path(settings.data_dir) / "files" / "objects"
+    external = bool(settings.files_url and settings.files_url.startswith("s3://"))
+    objects = Path(settings.files_url or Path(settings.data_dir) / "files") / "objects"
     copied = target / FILES_DIR
     copied.mkdir()
     entries = []
-    if objects.is_dir():
+    # Objects in S3-compatible storage stay there: the bucket's own versioning or replication
+    # backs them up (the manifest says where they are); this copies the database.
+    if not external and objects.is_dir():
         for path in sorted(p for p in objects.rglob("*") if p.is_file()):
             destination = copied / path.relative_to(objects)
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -223,6 +226,7 @@ def backup(
         "database": {"kind": kind, **_entry(database_file, target),
                      "schema_revision": revision},
         "files": entries,
+        "files_location": settings.files_url if external else "backup",
         "keys": {
             "files": fingerprint(file_key) if file_key else None,
             "session": fingerprint(session_key) if session_key else None,
@@ -292,8 +296,10 @@ def restore(
             f"the configured file key is not the backup's (fingerprint {wanted}): set FILES_KEY "
             "or DATA_DIR/keys/files.key to the key the backup was made with"
         )
-    objects = Path(settings.data_dir) / "files" / "objects"
-    if objects.is_dir() and any(objects.iterdir()):
+    objects = Path(settings.files_url or Path(settings.data_dir) / "files") / "objects"
+    if manifest.get("files_location", "backup") != "backup":
+        objects = Path()  # the objects never left the bucket; nothing to copy back
+    elif objects.is_dir() and any(objects.iterdir()):
         raise BackupError("the target file store is not empty")
     if not database_is_empty(settings):
         raise BackupError("the target database is not empty")

@@ -47,6 +47,9 @@ class Settings:
     min_free_disk_mb: int = 2048
     body_read_timeout: float = 30.0
     metrics_token: str | None = None
+    files_url: str | None = None
+    files_s3_endpoint: str | None = None
+    files_s3_region: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -108,6 +111,9 @@ class Settings:
             min_free_disk_mb=int(opt("MIN_FREE_DISK_MB") or 2048),
             body_read_timeout=float(opt("BODY_READ_TIMEOUT") or 30),
             metrics_token=opt("METRICS_TOKEN"),
+            files_url=opt("FILES_URL"),
+            files_s3_endpoint=opt("FILES_S3_ENDPOINT"),
+            files_s3_region=opt("FILES_S3_REGION"),
             extra={k: v for k, v in values.items()
                    if (k.startswith("TWILIO_TEMPLATE_") or k in ("SESSION_KEY", "FILES_KEY"))
                    and v.strip()},

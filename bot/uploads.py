@@ -61,7 +61,6 @@ from intake.prompts import Prompt, Text
 from storage import repositories as repo
 from storage.db import Database
 from storage.files import (
-    EncryptedDiskStore,
     FileStore,
     FileTooLarge,
     StoredFile,
@@ -756,5 +755,5 @@ async def _case_paths(session: AsyncSession, case_id: int) -> set[str]:
     return {str(info.get("path") or "").casefold() for info in rows}
 
 
-FILES = web.AppKey("files", EncryptedDiskStore)
+FILES = web.AppKey("files", FileStore)  # type: ignore[type-abstract]
 UPLOADS = web.AppKey("uploads", UploadService)

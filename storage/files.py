@@ -155,35 +155,50 @@ def _associated(header: bytes, index: int, final: bool) -> bytes:
     return header + struct.pack(">QB", index, final)
 
 
+class Sealer:
+    """Seals a stream segment by segment (the format above) and hashes its plaintext.
+
+    Shared by every store: the bytes it produces are the stored object, wherever it lives.
+    """
+
+    def __init__(self, master: bytes, segment_size: int) -> None:
+        salt, prefix = os.urandom(16), os.urandom(7)
+        self.header = _HEADER.pack(_MAGIC, segment_size, salt, prefix)
+        self._aead = _file_aead(master, salt)
+        self._prefix = prefix
+        self._index = 0
+        self.sha = hashlib.sha256()
+
+    def seal(self, plaintext: bytes, final: bool) -> bytes:
+        """Hash and seal the next segment."""
+        if self._index >= _MAX_SEGMENTS:
+            raise FileStoreError("too many segments")
+        self.sha.update(plaintext)
+        nonce = _nonce(self._prefix, self._index, final)
+        ad = _associated(self.header, self._index, final)
+        self._index += 1
+        return self._aead.encrypt(nonce, plaintext, ad)
+
+
 class _PartialFile:
     """A file being written under a temporary name; thread-safe, one writer at a time."""
 
     def __init__(self, tmp_path: Path, master: bytes, segment_size: int, durable: bool) -> None:
-        salt, prefix = os.urandom(16), os.urandom(7)
-        self._header = _HEADER.pack(_MAGIC, segment_size, salt, prefix)
-        self._aead = _file_aead(master, salt)
-        self._prefix = prefix
-        self._index = 0
-        self._sha = hashlib.sha256()
+        self._sealer = Sealer(master, segment_size)
+        self._sha = self._sealer.sha
         self._lock = threading.Lock()
         self._durable = durable
         self.tmp_path = tmp_path
         fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._fh: BinaryIO | None = os.fdopen(fd, "wb")
-        self._fh.write(self._header)
+        self._fh.write(self._sealer.header)
 
     def write(self, plaintext: bytes, final: bool) -> None:
         """Hash, seal and append one segment."""
         with self._lock:
             if self._fh is None:
                 raise FileStoreError("write after discard")
-            if self._index >= _MAX_SEGMENTS:
-                raise FileStoreError("too many segments")
-            self._sha.update(plaintext)
-            nonce = _nonce(self._prefix, self._index, final)
-            ad = _associated(self._header, self._index, final)
-            self._fh.write(self._aead.encrypt(nonce, plaintext, ad))
-            self._index += 1
+            self._fh.write(self._sealer.seal(plaintext, final))
 
     def commit(self, dest: Path) -> str:
         """Flush, rename into place atomically and return the plaintext SHA-256."""
@@ -218,21 +233,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class _SegmentReader:
-    """Random access to the segments of one stored file; blocking, one thread at a time."""
+class SegmentReader:
+    """Random access to the segments of one stored object; blocking, one thread at a time.
 
-    def __init__(self, path: Path, master: bytes) -> None:
+    `source` is any seekable binary file holding the sealed object (a file on disk, a ranged
+    reader of an object store) and `total` its size in bytes.
+    """
+
+    def __init__(self, source: BinaryIO, total: int, master: bytes) -> None:
+        self._fh = source
         try:
-            self._fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close()
-        except FileNotFoundError:
-            raise FileMissing("no such file") from None
-        try:
-            self._init(master)
+            self._init(master, total)
         except BaseException:
             self._fh.close()
             raise
 
-    def _init(self, master: bytes) -> None:
+    @classmethod
+    def on_disk(cls, path: Path, master: bytes) -> SegmentReader:
+        """A reader of an object stored as one file."""
+        try:
+            handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close()
+        except FileNotFoundError:
+            raise FileMissing("no such file") from None
+        return cls(handle, os.fstat(handle.fileno()).st_size, master)
+
+    def _init(self, master: bytes, total: int) -> None:
         header = self._fh.read(_HEADER.size)
         if len(header) != _HEADER.size:
             raise FileCorrupted("short header")
@@ -243,7 +268,7 @@ class _SegmentReader:
         self._header, self._prefix = header, prefix
         self.segment_size: int = segment_size
         self._aead = _file_aead(master, salt)
-        body = os.fstat(self._fh.fileno()).st_size - _HEADER.size
+        body = total - _HEADER.size
         if body < TAG_BYTES:
             raise FileCorrupted("short body")
         stride = segment_size + TAG_BYTES
@@ -281,10 +306,10 @@ class _SegmentReader:
         self._fh.close()
 
 
-class _DecryptingRaw(io.RawIOBase):
+class DecryptingRaw(io.RawIOBase):
     """A seekable plaintext view of one stored file, decrypting segments on demand."""
 
-    def __init__(self, reader: _SegmentReader) -> None:
+    def __init__(self, reader: SegmentReader) -> None:
         self._reader = reader
         self._pos = 0
 
@@ -402,7 +427,7 @@ class EncryptedDiskStore:
 
     async def open(self, key: str) -> AsyncIterator[bytes]:
         """Stream a file's plaintext back; `FileCorrupted` if it was tampered with."""
-        reader = await asyncio.to_thread(_SegmentReader, self._path(key), self._key)
+        reader = await asyncio.to_thread(SegmentReader.on_disk, self._path(key), self._key)
         try:
             for index in range(reader.segment_count):
                 plaintext = await asyncio.to_thread(reader.segment, index)
@@ -413,14 +438,14 @@ class EncryptedDiskStore:
 
     def open_seekable(self, key: str) -> BinaryIO:
         """A blocking, seekable plaintext file for pydicom and zipfile (worker threads only)."""
-        raw = _DecryptingRaw(_SegmentReader(self._path(key), self._key))
+        raw = DecryptingRaw(SegmentReader.on_disk(self._path(key), self._key))
         return io.BufferedReader(raw, buffer_size=64 * 1024)
 
     async def size(self, key: str) -> int:
         """The plaintext size of a stored file, authenticated."""
 
         def read_size() -> int:
-            reader = _SegmentReader(self._path(key), self._key)
+            reader = SegmentReader.on_disk(self._path(key), self._key)
             reader.close()
             return reader.size
 

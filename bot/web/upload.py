@@ -11,7 +11,6 @@ across sites, and every answer carries `Referrer-Policy: no-referrer` (app middl
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ from typing import Any
 from aiohttp import ClientPayloadError, web
 
 from bot import upload_links
+from bot.file_store import make_file_store
 from bot.i18n.negotiate import from_accept_language
 from bot.keys import (
     CATALOGS,
@@ -45,7 +45,6 @@ from bot.uploads import (
 )
 from bot.web.templating import render_page
 from intake.prompts import N_, Text
-from storage.files import EncryptedDiskStore, key_from_env_or_dir
 from storage.tables import Case
 from storage.unit_of_work import UnitOfWork
 
@@ -390,8 +389,7 @@ async def tus_delete(request: web.Request) -> web.Response:
 async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open the encrypted file store and the upload service (after the database)."""
     settings = app[SETTINGS]
-    key = key_from_env_or_dir(os.environ, settings.data_dir)
-    store = EncryptedDiskStore(settings.data_dir / "files", key)
+    store = make_file_store(settings)
     await store.remove_stale_partials()
     renderer = app[RENDERER]
 
