@@ -50,6 +50,9 @@ class Settings:
     files_url: str | None = None
     files_s3_endpoint: str | None = None
     files_s3_region: str | None = None
+    # Provider policy: seconds between two messages to one chat (0 in benchmarks and tests).
+    telegram_per_chat_interval: float = 1.0
+    whatsapp_per_chat_interval: float = 0.2
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -114,6 +117,8 @@ class Settings:
             files_url=opt("FILES_URL"),
             files_s3_endpoint=opt("FILES_S3_ENDPOINT"),
             files_s3_region=opt("FILES_S3_REGION"),
+            telegram_per_chat_interval=float(opt("TELEGRAM_PER_CHAT_INTERVAL") or 1.0),
+            whatsapp_per_chat_interval=float(opt("WHATSAPP_PER_CHAT_INTERVAL") or 0.2),
             extra={k: v for k, v in values.items()
                    if (k.startswith("TWILIO_TEMPLATE_") or k in ("SESSION_KEY", "FILES_KEY"))
                    and v.strip()},

@@ -276,7 +276,7 @@ class TelegramChannel:
     name = NAME
     merge_replies = True
     max_text_length = 4096
-    # Telegram tolerates about one message a second per chat; tests may lower this.
+    # Telegram tolerates about one message a second per chat (TELEGRAM_PER_CHAT_INTERVAL).
     per_chat_interval = 1.0
     # Seconds to wait for one Bot API call before treating it as timed out.
     request_timeout = 10.0
@@ -447,6 +447,7 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     catalogs = app[CATALOGS]
     channel = TelegramChannel(application.bot,
                               lambda lang: catalogs.gettext(lang, SEND_CHOICE))
+    channel.per_chat_interval = settings.telegram_per_chat_interval
     app[TELEGRAM] = channel
     app[CHANNELS][NAME] = channel
     await register_bot(application.bot, settings, app.get(TELEGRAM_COMMANDS, {}))

@@ -422,6 +422,7 @@ async def whatsapp_ctx(app: web.Application) -> AsyncIterator[None]:
             templates=policy.TemplateConfig.from_env(settings.extra),
             translate=catalogs.gettext, api_base_url=settings.twilio_api_base_url,
         )
+        channel.per_chat_interval = settings.whatsapp_per_chat_interval
         app[CHANNELS][channel.name] = channel
         yield
     finally:
