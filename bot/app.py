@@ -133,15 +133,17 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     settings, clock, database = app[SETTINGS], app[CLOCK], app[DATABASE]
     warm_up(app[RENDERER])
     channels = app[CHANNELS]
-    dispatcher = OutboxDispatcher(database, channels, clock, settings.outbox_poll_seconds)
-    handler = IntakeHandler(app[RENDERER], ReplyWriter(app[RENDERER], channels),
+    sealer = app[FILES].sealer()  # upload tokens in stored replies
+    dispatcher = OutboxDispatcher(database, channels, clock, settings.outbox_poll_seconds,
+                                  sealer=sealer)
+    handler = IntakeHandler(app[RENDERER], ReplyWriter(app[RENDERER], channels, sealer),
                             settings.timezone, settings.base_url)
     processor = InboundProcessor(
         database, handler, clock, on_committed=dispatcher.wake,
         on_attachments=lambda contact_id, event_id: ingest_chat_files(app, contact_id, event_id),
         files=app[FILES],
     )
-    timers = TimerService(database, ReplyWriter(app[RENDERER], channels), clock,
+    timers = TimerService(database, ReplyWriter(app[RENDERER], channels, sealer), clock,
                           on_committed=dispatcher.wake, files=app[FILES])
     app[DISPATCHER] = dispatcher
     app[PROCESSOR] = processor

@@ -41,6 +41,7 @@ import io
 import os
 import re
 import secrets
+import shutil
 import struct
 import threading
 import time
@@ -62,6 +63,7 @@ __all__ = [
     "FileStore",
     "FileStoreError",
     "FileTooLarge",
+    "Sealer",
     "StoredFile",
     "chunks_from_file",
     "key_from_env_or_dir",
@@ -76,6 +78,7 @@ TAG_BYTES = 16
 _MAGIC = b"IKF1"
 _HEADER = struct.Struct(">4sI16s7s")
 _HKDF_INFO = b"intake-bot file store v1"
+_SEAL_INFO = b"intake-bot sealed values v1"
 _KEY_RE = re.compile(r"[0-9a-f]{32}")
 _MAX_SEGMENTS = 1 << 32
 
@@ -139,6 +142,10 @@ class FileStore(Protocol):
 
     async def exists(self, key: str) -> bool:
         """Tell whether a file is stored under `key`."""
+        ...
+
+    async def free_bytes(self) -> int | None:
+        """Free space where files are written (None: not ours to watch, e.g. object storage)."""
         ...
 
 
@@ -434,6 +441,19 @@ class EncryptedDiskStore:
         """Tell whether a file is stored under `key`."""
         return await asyncio.to_thread(self._path(key).is_file)
 
+    def sealer(self) -> Sealer:
+        """Seals small secrets kept in the database with this store's master key."""
+        return Sealer(self._key)
+
+    async def free_bytes(self) -> int | None:
+        """Free space on the file system holding the store."""
+
+        def free() -> int:
+            self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return shutil.disk_usage(self._root).free
+
+        return await asyncio.to_thread(free)
+
     async def remove_stale_partials(self, *, older_than_seconds: float = 86400.0) -> int:
         """Remove temporary files a crash left behind; returns how many were removed."""
 
@@ -451,6 +471,33 @@ class EncryptedDiskStore:
             return removed
 
         return await asyncio.to_thread(sweep)
+
+
+class Sealer:
+    """Small secrets kept in the database (upload tokens inside stored replies), sealed with
+    AES-256-GCM under a key derived from the file store's master key.
+
+    `context` is bound as associated data: a sealed value copied elsewhere (another
+    contact's transcript) no longer opens.
+    """
+
+    def __init__(self, master: bytes) -> None:
+        if len(master) != KEY_BYTES:
+            raise ValueError("the file store key must be 32 bytes")
+        hkdf = HKDF(algorithm=SHA256(), length=KEY_BYTES, salt=None, info=_SEAL_INFO)
+        self._aead = AESGCM(hkdf.derive(master))
+
+    def seal(self, plaintext: bytes, context: bytes) -> bytes:
+        """Nonce and ciphertext with its tag (28 bytes longer than the plaintext)."""
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, plaintext, context)
+
+    def open(self, sealed: bytes, context: bytes) -> bytes:
+        """The plaintext; `FileCorrupted` when the value was altered, moved or not ours."""
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], context)
+        except (InvalidTag, ValueError):
+            raise FileCorrupted("sealed value does not open") from None
 
 
 def _forget(pending: asyncio.Future[None] | None) -> None:
