@@ -35,6 +35,7 @@ from bot.outbox import OutboxDispatcher
 from bot.replies import ReplyWriter
 from bot.settings import Settings
 from bot.timers import TimerService, make_scheduler
+from bot.upload_links import seal_links_at_rest
 from bot.uploads import FILES, UPLOADS
 from bot.warmup import warm_up
 from bot.web import chat, upload
@@ -134,6 +135,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     warm_up(app[RENDERER])
     channels = app[CHANNELS]
     sealer = app[FILES].sealer()  # upload tokens in stored replies
+    await seal_links_at_rest(database, sealer, clock())
     dispatcher = OutboxDispatcher(database, channels, clock, settings.outbox_poll_seconds,
                                   sealer=sealer)
     handler = IntakeHandler(app[RENDERER], ReplyWriter(app[RENDERER], channels, sealer),

@@ -29,8 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intake.case import CaseStatus
 from intake.deadlines import SlaEvent, cancelled_kinds, sla_deadlines, upload_link_expires_at
 from storage import repositories as repo
+from storage.db import Database
 from storage.files import FileCorrupted, Sealer
-from storage.tables import Case, Timer, UploadLink
+from storage.tables import Case, Message, OutboxItem, Timer, UploadLink
+from storage.unit_of_work import UnitOfWork
 
 TOKEN_BYTES = 32
 # token_urlsafe(32) gives 43 characters; anything else is refused before touching the database.
@@ -70,6 +72,40 @@ def open_links(text: str, sealer: Sealer, contact_id: int) -> str:
         return match[1] + token
 
     return _SEALED_IN_TEXT.sub(open_, text)
+
+
+async def seal_links_at_rest(db: Database, sealer: Sealer, now: datetime) -> int:
+    """Start-up: seal the tokens of replies written before sealing existed; idempotent.
+
+    Links live 14 days, so only younger replies are read. Returns how many were sealed.
+    """
+    async with UnitOfWork(db) as uow:
+        count = await seal_stored_links(uow.session, sealer, now - timedelta(days=15))
+        if count:
+            await uow.commit()
+    return count
+
+
+async def seal_stored_links(session: AsyncSession, sealer: Sealer, since: datetime) -> int:
+    """Seal the live tokens of outgoing replies written since `since`, in the caller's
+    transaction; returns how many messages changed."""
+    messages = (await session.execute(
+        select(Message).where(Message.direction == "out", Message.created_at >= since,
+                              Message.text.contains("/upload/"))
+    )).scalars()
+    sealed: dict[int, int] = {}
+    for message in messages:
+        text = seal_links(message.text, sealer, message.contact_id)
+        if text != message.text:
+            message.text = text
+            sealed[message.id] = message.contact_id
+    if sealed:
+        items = (await session.execute(
+            select(OutboxItem).where(OutboxItem.message_id.in_(sealed)))).scalars()
+        for item in items:
+            text = str(item.payload.get("text", ""))
+            item.payload = {**item.payload, "text": seal_links(text, sealer, item.contact_id)}
+    return len(sealed)
 
 
 class LinkProblem(StrEnum):

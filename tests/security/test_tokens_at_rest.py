@@ -11,20 +11,23 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from datetime import UTC, datetime
 
 from aiohttp import ClientSession
 
 from bot.settings import Settings
 from bot.upload_links import open_links, seal_links
+from storage import repositories as repo
 from storage.db import Database
 from storage.files import Sealer
-from storage.tables import Message, OutboxItem
+from storage.tables import Contact, Message, OutboxItem
+from storage.unit_of_work import UnitOfWork
 from tests.e2e.chat_client import ChatFamily
 from tests.e2e.test_inbox import InboxBrowser, add_login
 from tests.e2e.test_telegram import TelegramFamily, texts
-from tests.e2e.upload_client import start, submit_case
+from tests.e2e.upload_client import link_for, start, submit_case
 from tests.fakes.telegram_api import FakeTelegram
-from tests.security.conftest import open_site
+from tests.security.conftest import open_site, seed_case
 
 CHAT = 5550778
 LINK = re.compile(r"/upload/([A-Za-z0-9_-]+)")
@@ -109,3 +112,37 @@ def test_a_sealed_link_opens_only_for_its_own_contact_and_only_with_the_key() ->
     masked = "Your link: https://intake.example/upload/\u2026"
     assert open_links(stored, sealer, 8) == masked
     assert open_links(stored, Sealer(secrets.token_bytes(32)), 7) == masked
+
+
+async def test_links_stored_in_clear_before_the_upgrade_are_sealed_at_start_up(
+    settings: Settings,
+) -> None:
+    contact_id, _, _ = await seed_case(settings.database_url)
+    link = await link_for(settings.database_url, "https://intake.example")
+    (token,) = LINK.findall(link)
+    database = Database(settings.database_url)
+    try:
+        async with UnitOfWork(database) as uow:
+            contact = await uow.session.get(Contact, contact_id)
+            assert contact is not None
+            now = datetime.now(UTC)
+            text = f"Your upload link: {link}"
+            message = repo.add_message(uow.session, contact, direction="out", author="bot",
+                                       text=text, now=now)
+            await uow.session.flush()
+            repo.add_outbox(uow.session, contact, message,
+                            {"text": text, "options": [], "multiple": False, "locale": "en"},
+                            now)
+            await uow.commit()
+    finally:
+        await database.dispose()
+    assert token in await dump(settings.database_url)
+
+    server, base = await start(settings)
+    try:
+        async with ClientSession() as session:
+            assert (await session.get(f"{base}/upload/{token}")).status == 200
+    finally:
+        await server.close()
+    leaked = await dump(settings.database_url)
+    assert token not in leaked and LINK.findall(leaked)
