@@ -148,6 +148,7 @@ async def test_zip_members_pass_the_same_allow_list_and_download_typed_by_their_
             served[name] = (response.headers["Content-Type"],
                             response.headers["Content-Disposition"],
                             response.headers["X-Content-Type-Options"])
+            assert "sandbox" in response.headers["Content-Security-Policy"]
     finally:
         await browser.close()
     for name, (_type, disposition, nosniff) in served.items():
