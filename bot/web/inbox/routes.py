@@ -18,6 +18,7 @@ from aiohttp import web
 import bot.keys
 from bot.content_types import download_headers
 from bot.coordinators import authenticate
+from bot.documents import SNIFF_BYTES
 from bot.keys import CATALOGS, CLOCK, DATABASE, JINJA, RENDERER, SETTINGS
 from bot.upload_files import document_keys
 from bot.web.inbox.actions import ActionError, InboxActions
@@ -383,8 +384,11 @@ async def download(request: web.Request) -> web.StreamResponse:
                 yield chunk
 
     chunks = plaintext()
+    first = b""
     try:
-        first = await anext(chunks, b"")
+        # Enough bytes to type a document stored before type detection.
+        while len(first) < SNIFF_BYTES and (chunk := await anext(chunks, b"")):
+            first += chunk
     except Exception as error:  # the store's own errors: missing, corrupted
         log.warning("document unavailable", extra={"case_id": document.case_id,
                                                    "error": type(error).__name__})
