@@ -271,9 +271,9 @@ class UploadService:
     async def alert_disk_low(self, case_id: int) -> None:
         """Coordinators see the case's conversation flagged and an audit entry, once an hour."""
         now = self.clock()
-        log.warning("free disk below the floor, files refused", extra={"case_id": case_id})
         if await self.throttle.hit(f"disk-low:{case_id}", DISK_ALERT_WINDOW, now) > 1:
             return
+        log.warning("free disk below the floor, files refused", extra={"case_id": case_id})
         async with UnitOfWork(self.db) as uow:
             case = await uow.session.get(Case, case_id)
             contact_id = case.contact_id if case is not None else None
