@@ -122,8 +122,9 @@ def _ooxml_kind(archive: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo]) -> 
     if index.file_size > _MAX_OFFICE_INDEX or index.compress_size > _MAX_OFFICE_INDEX:
         return FileType.UNKNOWN
     content_types = archive.read(index)
-    macros = any(name.casefold().endswith(("vbaproject.bin", ".bin")) or "activex" in
-                 name.casefold() for name in names)
+    # Macros, ActiveX controls and embedded OLE packages (which can carry programs).
+    active = ("vbaproject.bin", "vbadata.xml", "activex", "oleobject")
+    macros = any(part in name.casefold() for name in names for part in active)
     if _DOCX_MAIN in content_types and not macros:
         return FileType.DOCX
     return FileType.UNKNOWN  # spreadsheets, presentations, macro-enabled documents
