@@ -111,7 +111,10 @@ def zip_kind(fileobj: BinaryIO) -> FileType:
                 if info.file_size > 200:
                     return FileType.UNKNOWN
                 kind = archive.read(info).strip()
-                return FileType.ODT if kind == _ODT_MIMETYPE else FileType.UNKNOWN
+                # OpenDocument keeps macros under Basic/ and scripts under Scripts/.
+                scripted = any(name.startswith(("Basic/", "Scripts/")) for name in names)
+                return FileType.ODT if kind == _ODT_MIMETYPE and not scripted else (
+                    FileType.UNKNOWN)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError):
         return FileType.ZIP  # the archive reader reports what is wrong with it
     return FileType.ZIP

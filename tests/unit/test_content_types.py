@@ -51,6 +51,8 @@ def zipped(members: dict[str, bytes]) -> io.BytesIO:
         ({"[Content_Types].xml": DOCX_TYPES,
           "word/printerSettings/printerSettings1.bin": b"\x00"}, FileType.DOCX),
         ({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet"}, FileType.UNKNOWN),
+        ({"mimetype": b"application/vnd.oasis.opendocument.text", "Basic/Standard/m.xml": b""},
+         FileType.UNKNOWN),
         ({"CD/DICOMDIR": b"x", "report.pdf": b"%PDF-1.4"}, FileType.ZIP),
     ],
 )
