@@ -41,12 +41,13 @@ _MAX_OFFICE_INDEX = 1 << 20
 _DOCX_MAIN = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
 _ODT_MIMETYPE = b"application/vnd.oasis.opendocument.text"
 
+# Not ".img": some scanners name DICOM instances so (their bytes decide, as for any file).
 DANGEROUS_SUFFIXES = frozenset({
     ".exe", ".com", ".bat", ".cmd", ".scr", ".pif", ".cpl", ".dll", ".msi", ".msp", ".msc",
     ".hta", ".htm", ".html", ".xhtml", ".shtml", ".mht", ".mhtml", ".svg", ".svgz", ".xml",
     ".xsl", ".js", ".mjs", ".jse", ".vbs", ".vbe", ".wsf", ".wsh", ".ps1", ".psm1", ".psd1",
     ".sh", ".bash", ".zsh", ".py", ".pl", ".rb", ".php", ".jar", ".lnk", ".url", ".reg",
-    ".inf", ".chm", ".iso", ".img", ".vhd", ".vhdx", ".app", ".apk", ".dmg", ".pkg",
+    ".inf", ".chm", ".iso", ".vhd", ".vhdx", ".app", ".apk", ".dmg", ".pkg",
     ".docm", ".dotm", ".xlsm", ".pptm", ".swf", ".scf", ".gadget", ".application",
 })
 
