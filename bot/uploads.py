@@ -17,10 +17,10 @@ the type); after a restart between PATCHes it is recomputed from the parts.
 What is kept is decided by content (`bot.upload_files`, `bot.content_types`): a name that
 says program or web page is refused at creation, a first piece whose bytes are of no accepted
 type is refused before it is stored (415), and the rest is judged on the whole file at
-completion. Disk and ZIP expansion have budgets: below `MIN_FREE_DISK_MB` free, uploads are
-refused (507) and coordinators alerted; an archive unpacks to `ZIP_EXPANSION_PER_ARCHIVE` at
-most, and a case's archives to `ZIP_EXPANSION_PER_CASE_DAY` a day (a counter in the database,
-shared by every worker).
+completion. Disk and ZIP expansion have budgets (`bot.upload_budgets`): below
+`MIN_FREE_DISK_MB` free, uploads are refused (507) and coordinators alerted; an archive
+unpacks to `ZIP_EXPANSION_PER_ARCHIVE` at most, and a case's archives to
+`ZIP_EXPANSION_PER_CASE_DAY` a day (a counter in the database, shared by every worker).
 
 Completion runs in three steps so the database is never held during file work: read the row,
 inspect (pydicom and zipfile in worker threads, from the encrypted store), then one short
@@ -49,7 +49,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import upload_messages as say
-from bot.archive import ArchiveRejected
 from bot.clock import Clock
 from bot.content_types import dangerous_name
 from bot.dicom import (
@@ -58,7 +57,7 @@ from bot.dicom import (
 from bot.documents import SNIFF_BYTES, FileType, sniff
 from bot.i18n.render import Renderer, isolate
 from bot.replies import ReplyWriter
-from bot.throttle import Throttle
+from bot.upload_budgets import Limits, UploadBudgets
 from bot.upload_files import (
     Inspected,
     Inspector,
@@ -85,49 +84,18 @@ from storage.files import (
     FileTooLarge,
     StoredFile,
 )
-from storage.tables import AuditEntry, Case, Contact, Document, Timer, UploadSession
+from storage.tables import Case, Contact, Document, Timer, UploadSession
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 2 << 30
-MAX_CASE_BYTES = 20 << 30
 MAX_PARTS = 4096
 HASH_CACHE_SIZE = 512
 SUMMARY_DOCUMENTS = 8
 OPEN_STATUSES = ("uploading", "uploaded")
 ABANDONED_AFTER = timedelta(days=7)
-ZIP_PER_ARCHIVE = 8 << 30
-ZIP_PER_CASE_DAY = 32 << 30
-MIN_FREE_DISK_MB = 2048
-EXPANSION_WINDOW = timedelta(days=1)
-DISK_ALERT_WINDOW = timedelta(hours=1)
 _FILETYPE = re.compile(r"[A-Za-z0-9.+-]{1,63}/[A-Za-z0-9.+-]{1,63}")
 _BATCH = re.compile(r"[A-Za-z0-9_-]{1,32}")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Size limits and budgets; the settings' fields win over the module defaults."""
-
-    file_bytes: int = MAX_FILE_BYTES
-    case_bytes: int = MAX_CASE_BYTES
-    zip_per_archive: int = ZIP_PER_ARCHIVE
-    zip_per_case_day: int = ZIP_PER_CASE_DAY
-    min_free_bytes: int = MIN_FREE_DISK_MB << 20
-
-    @classmethod
-    def from_settings(cls, settings: object) -> Limits:
-        """Read the optional settings fields, else the module defaults."""
-        return cls(
-            file_bytes=int(getattr(settings, "upload_max_file_bytes", MAX_FILE_BYTES)),
-            case_bytes=int(getattr(settings, "upload_max_case_bytes", MAX_CASE_BYTES)),
-            zip_per_archive=int(getattr(settings, "zip_expansion_per_archive",
-                                        ZIP_PER_ARCHIVE)),
-            zip_per_case_day=int(getattr(settings, "zip_expansion_per_case_day",
-                                         ZIP_PER_CASE_DAY)),
-            min_free_bytes=int(getattr(settings, "min_free_disk_mb", MIN_FREE_DISK_MB)) << 20,
-        )
 
 
 class UploadRefused(Exception):
@@ -204,7 +172,7 @@ class UploadService:
         self.clock = clock
         self.limits = limits or Limits()
         self.inspector = Inspector(store, self.limits.file_bytes)
-        self.throttle = Throttle(db)
+        self.budgets = UploadBudgets(db, store, clock, self.limits)
         self.on_committed = on_committed
         self._hashes: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
@@ -227,7 +195,7 @@ class UploadService:
             raise UploadRefused(400, "empty")
         if dangerous_name(meta.filename) or dangerous_name(meta.relative_path or ""):
             raise UploadRefused(415, "unsupported_type")
-        await self.require_disk_room(case_id, length)
+        await self._require_disk_room(case_id, length)
         now = self.clock()
         async with UnitOfWork(self.db) as uow:
             if await self._usage(uow.session, case_id) + length > self.limits.case_bytes:
@@ -254,48 +222,11 @@ class UploadService:
             raise UploadRefused(404, "not_found")
         return row
 
-    # -- budgets
-
-    async def disk_allows(self, incoming: int = 0) -> bool:
-        """Whether `incoming` more bytes leave the store's disk above the free-space floor."""
-        free = await self.store.free_bytes()
-        return free is None or free - incoming >= self.limits.min_free_bytes
-
-    async def require_disk_room(self, case_id: int, incoming: int = 0) -> None:
+    async def _require_disk_room(self, case_id: int, incoming: int) -> None:
         """Refuse (507) and alert coordinators when the disk is nearly full."""
-        if await self.disk_allows(incoming):
-            return
-        await self.alert_disk_low(case_id)
-        raise UploadRefused(507, "no_space")
-
-    async def alert_disk_low(self, case_id: int) -> None:
-        """Coordinators see the case's conversation flagged and an audit entry, once an hour."""
-        now = self.clock()
-        if await self.throttle.hit(f"disk-low:{case_id}", DISK_ALERT_WINDOW, now) > 1:
-            return
-        log.warning("free disk below the floor, files refused", extra={"case_id": case_id})
-        async with UnitOfWork(self.db) as uow:
-            case = await uow.session.get(Case, case_id)
-            contact_id = case.contact_id if case is not None else None
-            contact = await uow.session.get(Contact, contact_id) if contact_id else None
-            if contact is not None:
-                contact.needs_human = True
-            uow.session.add(AuditEntry(coordinator_id=None, action="disk_low", case_id=case_id,
-                                       contact_id=contact_id, detail={}, at=now))
-            await uow.commit()
-
-    async def reserve_expansion(self, case_id: int, amount: int) -> None:
-        """Count an archive's declared expansion against the case's daily allowance and the
-        disk floor; `ArchiveRejected` when either would be exceeded (nothing is counted)."""
-        if not await self.disk_allows(amount):
-            await self.alert_disk_low(case_id)
-            raise ArchiveRejected("no_space")
-        name, now = f"zip-expansion:{case_id}", self.clock()
-        total = await self.throttle.hit(name, EXPANSION_WINDOW, now, amount=amount)
-        if total > self.limits.zip_per_case_day:
-            await self.throttle.hit(name, EXPANSION_WINDOW, now, amount=-amount)
-            log.info("archive over the daily expansion budget", extra={"case_id": case_id})
-            raise ArchiveRejected("daily_limit")
+        if not await self.budgets.disk_allows(incoming):
+            await self.budgets.alert_disk_low(case_id)
+            raise UploadRefused(507, "no_space")
 
     async def room(self, case_id: int) -> int:
         """How many more bytes this case may receive (the per-case limit)."""
@@ -349,7 +280,7 @@ class UploadService:
             raise UploadRefused(413, "file_too_large")
         if len(row.parts) >= MAX_PARTS:
             raise UploadRefused(413, "too_many_parts")
-        await self.require_disk_room(case_id, declared or 0)
+        await self._require_disk_room(case_id, declared or 0)
         # The first piece's bytes say what the file is: a type we never accept is refused
         # before it is stored (the whole file is judged again at completion).
         head = bytearray() if offset == 0 else None
@@ -588,10 +519,10 @@ class UploadService:
                 used = await self._usage(uow.session, row.case_id)
             # The archive itself is counted in the usage; its members replace it.
             room = max(0, self.limits.case_bytes - used + row.length)
-            return min(room, self.limits.zip_per_archive)
+            return min(room, self.budgets.limits.zip_per_archive)
 
         async def reserve(amount: int) -> None:
-            await self.reserve_expansion(row.case_id, amount)
+            await self.budgets.reserve_expansion(row.case_id, amount)
 
         inspected: Inspected = await self.inspector.inspect(row, case.answers, sha, budget,
                                                             reserve)

@@ -71,8 +71,8 @@ async def ingest_chat_files(app: web.Application, contact_id: int, event_id: int
                         filetype=attachment.content_type, batch=batch)
         if channel is None:
             continue
-        if not await service.disk_allows(attachment.size or 0):
-            await service.alert_disk_low(case.id)
+        if not await service.budgets.disk_allows(attachment.size or 0):
+            await service.budgets.alert_disk_low(case.id)
             no_space = await service.record_refusal(case.id, meta, ref) or no_space
             continue
         room = min(service.limits.file_bytes, await service.room(case.id))

@@ -97,8 +97,8 @@ async def test_below_the_free_disk_floor_uploads_are_refused_and_coordinators_al
         assert created.status == 201
         url = site.tus.absolute(created.headers["Location"])
         # The disk fills up while the family is uploading.
-        service = site.app[UPLOADS]
-        service.limits = dataclasses.replace(service.limits, min_free_bytes=1 << 62)
+        budgets = site.app[UPLOADS].budgets
+        budgets.limits = dataclasses.replace(budgets.limits, min_free_bytes=1 << 62)
         refused = await site.tus.patch(url, 0, data)
         assert refused.status == 507
         assert (await refused.json())["error"].startswith(NO_SPACE["fr"])
