@@ -354,6 +354,7 @@ class EncryptedDiskStore:
         self._key = bytes(key)
         self._segment_size = segment_size
         self._durable = durable
+        self._sealer = Sealer(self._key)
 
     def _path(self, key: str) -> Path:
         if not _KEY_RE.fullmatch(key):
@@ -443,7 +444,7 @@ class EncryptedDiskStore:
 
     def sealer(self) -> Sealer:
         """Seals small secrets kept in the database with this store's master key."""
-        return Sealer(self._key)
+        return self._sealer
 
     async def free_bytes(self) -> int | None:
         """Free space on the file system holding the store."""
