@@ -35,6 +35,7 @@ from bot.outbox import OutboxDispatcher
 from bot.replies import ReplyWriter
 from bot.settings import Settings
 from bot.timers import TimerService, make_scheduler
+from bot.upload_links import seal_links_at_rest
 from bot.uploads import FILES, UPLOADS
 from bot.warmup import warm_up
 from bot.web import chat, health, metrics, upload
@@ -135,15 +136,18 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     settings, clock, database = app[SETTINGS], app[CLOCK], app[DATABASE]
     warm_up(app[RENDERER])
     channels = app[CHANNELS]
-    dispatcher = OutboxDispatcher(database, channels, clock, settings.outbox_poll_seconds)
-    handler = IntakeHandler(app[RENDERER], ReplyWriter(app[RENDERER], channels),
+    sealer = app[FILES].sealer()  # upload tokens in stored replies
+    await seal_links_at_rest(database, sealer, clock())
+    dispatcher = OutboxDispatcher(database, channels, clock, settings.outbox_poll_seconds,
+                                  sealer=sealer)
+    handler = IntakeHandler(app[RENDERER], ReplyWriter(app[RENDERER], channels, sealer),
                             settings.timezone, settings.base_url)
     processor = InboundProcessor(
         database, handler, clock, on_committed=dispatcher.wake,
         on_attachments=lambda contact_id, event_id: ingest_chat_files(app, contact_id, event_id),
         files=app[FILES],
     )
-    timers = TimerService(database, ReplyWriter(app[RENDERER], channels), clock,
+    timers = TimerService(database, ReplyWriter(app[RENDERER], channels, sealer), clock,
                           on_committed=dispatcher.wake, files=app[FILES])
     app[DISPATCHER] = dispatcher
     app[PROCESSOR] = processor

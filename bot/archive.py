@@ -17,6 +17,11 @@ Explorer uses for very large files, needs a third-party package (`zipfile-deflat
 Skipped silently: directories and desktop junk (`__MACOSX/`, `._*`, `.DS_Store`, `Thumbs.db`,
 `desktop.ini`). An inner ZIP is yielded as an ordinary member; the caller decides whether to
 open it (at most one level, with what is left of the budget).
+
+Small members skip the ratio check (`ratio_floor`), so the real bound on what an archive
+costs is `max_total_uncompressed`: callers pass the per-archive allowance
+(`ZIP_EXPANSION_PER_ARCHIVE`) and count `declared_size` against the case's daily one before
+reading anything.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from typing import IO, BinaryIO
 __all__ = [
     "ArchiveRejected",
     "ZipMember",
+    "declared_size",
     "iter_zip_members",
     "open_zip",
 ]
@@ -156,6 +162,19 @@ def _check_overlaps(infos: list[zipfile.ZipInfo]) -> None:
     for current, following in zip(ordered, ordered[1:], strict=False):
         if current.header_offset + current.compress_size > following.header_offset:
             raise ArchiveRejected("bomb")
+
+
+def declared_size(source: str | os.PathLike[str] | BinaryIO) -> int:
+    """Blocking: the bytes an archive's directory says it unpacks to (`not_zip` if none).
+
+    Readers enforce these declarations member by member, so this is an upper bound of what
+    reading the archive can produce.
+    """
+    try:
+        with zipfile.ZipFile(source) as archive:
+            return sum(info.file_size for info in archive.infolist() if not info.is_dir())
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        raise ArchiveRejected("not_zip") from exc
 
 
 @contextmanager

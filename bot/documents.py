@@ -1,7 +1,9 @@
 """What a received file is, and which checklist item it probably covers.
 
 `sniff` trusts the bytes, never the name or the declared content type: a PDF renamed
-`scan.dcm` is a PDF (and `claims_dicom` lets the caller report the false claim). `guess_item`
+`scan.dcm` is a PDF (and `claims_dicom` lets the caller report the false claim). It only reads
+the first bytes; `bot.content_types` finishes the judgement where the head cannot (a whole
+text file, the parts list of a ZIP that may be a Word document). `guess_item`
 reads the file name (and an optional caption) for words in the six languages families write
 in; when no item or more than one fits, it returns None and the family is asked.
 
@@ -45,6 +47,7 @@ class FileType(StrEnum):
     WEBP = "webp"
     ZIP = "zip"
     DOCX = "docx"
+    ODT = "odt"
     TEXT = "text"
     UNKNOWN = "unknown"
 
@@ -56,10 +59,21 @@ _HEIC_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"})
 _HEIF_GENERIC = frozenset({b"mif1", b"msf1"})
 _DICOM_EXTENSIONS = frozenset({".dcm", ".dicom", ".dic"})
 _DOCUMENT_EXTENSIONS = frozenset(
-    {".pdf", ".jpg", ".jpeg", ".png", ".heic", ".webp", ".zip", ".docx", ".txt", ".csv"}
+    {".pdf", ".jpg", ".jpeg", ".png", ".heic", ".webp", ".zip", ".docx", ".odt", ".txt",
+     ".csv"}
 )
-_DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-_TEXT_CONTROLS = frozenset(b"\t\n\r\f")
+# Plain text: tab, line feed and a carriage return before a line feed; no other control.
+_TEXT_CONTROLS = frozenset("\t\n")
+# Markup and script openings that make "text" something a browser or a shell would run.
+ACTIVE_TEXT = re.compile(
+    r"<\s*(?:(?:!doctype|html|head|body|script|svg|iframe|frame|object|embed|meta|link|"
+    r"style|img|form|base|math|template|a|\?xml|\?php)\b|hta:|%)"
+    r"|javascript:|vbscript:|createobject\s*\(|wscript\.|powershell|cmd(?:\.exe)?\s+/[ck]"
+    r"|invoke-expression|\biex\s*\(|document\.write",
+    re.IGNORECASE,
+)
+# How scripts start (a shebang, a batch file's first line).
+SCRIPT_START = re.compile(r"\A\ufeff?\s*(?:#!|@\s*echo|::|rem\s|set\s+\w+=)", re.IGNORECASE)
 
 
 def _heic(head: bytes) -> bool:
@@ -82,28 +96,27 @@ def _looks_like_raw_dataset(head: bytes) -> bool:
     return group in {0x0002, 0x0008} and element < 0x0100
 
 
+def plain_text_problem(text: str, *, at_start: bool = True) -> bool:
+    """Whether decoded text holds a control character or markup/script-looking content."""
+    stripped = text.replace("\r\n", "\n")
+    if any(not ch.isprintable() and ch not in _TEXT_CONTROLS for ch in stripped):
+        return True
+    if at_start and SCRIPT_START.match(text):
+        return True
+    return ACTIVE_TEXT.search(text) is not None
+
+
 def _text(head: bytes) -> bool:
-    if not head or b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if not head:
         return False
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        decoder = codecs.getincrementaldecoder("utf-16")()
-    else:
-        decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
     try:
         # Not final: the sample may end inside a multi-byte character.
         text = decoder.decode(head, final=False)
     except UnicodeDecodeError:
         return False
-    return all(ch.isprintable() or ord(ch) in _TEXT_CONTROLS for ch in text)
-
-
-def _zip_kind(head: bytes, suffix: str, content_type: str) -> FileType:
-    # Office files are ZIPs too; they must not be opened as archives of documents.
-    if suffix == ".docx" or content_type == _DOCX_TYPE or b"word/" in head:
-        return FileType.DOCX
-    if b"[Content_Types].xml" in head:
-        return FileType.UNKNOWN  # another Office format (xlsx, pptx): not accepted as such
-    return FileType.ZIP
+    # A sample cut between a carriage return and its line feed still reads as a line end.
+    return not plain_text_problem(text.removesuffix("\r"))
 
 
 def sniff(
@@ -113,18 +126,23 @@ def sniff(
     *,
     in_dicomdir_folder: bool = False,
 ) -> FileType:
-    """Tell what a file is from its first bytes (pass `SNIFF_BYTES` of them)."""
+    """Tell what a file is from its first bytes (pass `SNIFF_BYTES` of them).
+
+    `content_type` (what the sender declared) is accepted for the callers' convenience and
+    never decides anything.
+    """
     head = first_bytes
     name = PurePosixPath(filename.replace("\\", "/")).name
     suffix = PurePosixPath(name).suffix.lower()
-    declared = (content_type or "").split(";")[0].strip().lower()
     if head[128:132] == b"DICM":
         return FileType.DICOM
-    # Signatures at byte 0 first: a ZIP whose first member is an uncompressed PDF carries
-    # "%PDF-" in its first kilobyte too.
+    # Office documents are ZIPs too: `bot.content_types.zip_kind` tells them apart from the
+    # archive's own parts list, never from the name.
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return _zip_kind(head[:SNIFF_BYTES], suffix, declared)
-    if b"%PDF-" in head[:1024]:
+        return FileType.ZIP
+    # At offset 0 only: readers that search the first kilobyte accept polyglots (an .exe
+    # carrying "%PDF-" after its own header).
+    if head.startswith(b"%PDF-"):
         return FileType.PDF
     if head.startswith(b"\xff\xd8\xff"):
         return FileType.JPEG

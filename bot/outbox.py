@@ -14,8 +14,10 @@ from sqlalchemy import select, update
 from bot.channels.base import Channel, ChannelError, Outbound, OutOption, SendResult
 from bot.clock import Clock
 from bot.metrics import metrics
+from bot.upload_links import open_links
 from storage import repositories as repo
 from storage.db import Database
+from storage.files import Sealer
 from storage.tables import Contact, OutboxItem
 from storage.unit_of_work import UnitOfWork
 
@@ -51,9 +53,10 @@ class OutboxDispatcher:
 
     def __init__(
         self, db: Database, channels: Mapping[str, Channel], clock: Clock,
-        poll_seconds: float = 0.5,
+        poll_seconds: float = 0.5, sealer: Sealer | None = None,
     ) -> None:
         self.db = db
+        self.sealer = sealer  # opens the upload tokens sealed in stored replies
         self.channels = channels
         self.clock = clock
         self.poll_seconds = poll_seconds
@@ -233,10 +236,13 @@ class OutboxDispatcher:
         if channel is None or contact is None:
             return ChannelError(f"channel {item.channel} unavailable")
         payload = item.payload
+        text = str(payload.get("text", ""))
+        if self.sealer is not None:
+            text = open_links(text, self.sealer, contact.id)
         message = Outbound(
             channel=item.channel,
             external_id=contact.external_id,
-            text=payload.get("text", ""),
+            text=text,
             options=tuple(OutOption(o["key"], o["label"]) for o in payload.get("options", [])),
             multiple=bool(payload.get("multiple")),
             contact_id=contact.id,

@@ -1,4 +1,8 @@
-"""Render domain prompts in the contact's language and queue them: transcript + outbox."""
+"""Render domain prompts in the contact's language and queue them: transcript + outbox.
+
+With a `Sealer`, upload tokens in the text are sealed before either row is written
+(`bot.upload_links.seal_links`); the dispatcher and the family's web chat open them.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Channel
 from bot.i18n.render import RenderedPrompt, Renderer
+from bot.upload_links import seal_links
 from intake.prompts import Prompt
 from storage import repositories as repo
+from storage.files import Sealer
 from storage.tables import Contact, Message
 
 
 class ReplyWriter:
     """Turns prompts into message rows and outbox rows in the caller's transaction."""
 
-    def __init__(self, renderer: Renderer, channels: Mapping[str, Channel] | None = None) -> None:
+    def __init__(
+        self, renderer: Renderer, channels: Mapping[str, Channel] | None = None,
+        sealer: Sealer | None = None,
+    ) -> None:
         self.renderer = renderer
         self.channels = channels or {}
+        self.sealer = sealer
+
+    async def _stored(self, session: AsyncSession, contact: Contact, text: str) -> str:
+        """The text as the database keeps it: upload tokens sealed for this contact."""
+        if self.sealer is None or "/upload/" not in text:
+            return text
+        if contact.id is None:
+            await session.flush()
+        return seal_links(text, self.sealer, contact.id)
 
     async def queue(
         self, session: AsyncSession, contact: Contact, prompts: Iterable[Prompt], lang: str,
@@ -33,14 +51,15 @@ class ReplyWriter:
             rendered_all = merge_turn(rendered_all, channel.max_text_length)
         for rendered in rendered_all:
             options = [{"key": o.key, "label": o.label} for o in rendered.options]
+            text = await self._stored(session, contact, rendered.text)
             message = repo.add_message(
-                session, contact, direction="out", author="bot", text=rendered.text,
+                session, contact, direction="out", author="bot", text=text,
                 case_id=case_id, options=options, multiple=rendered.multiple, now=now,
             )
             await session.flush()
             repo.add_outbox(
                 session, contact, message,
-                {"text": rendered.text, "options": options, "multiple": rendered.multiple,
+                {"text": text, "options": options, "multiple": rendered.multiple,
                  "locale": lang, "extra": extra or {}},
                 now,
             )
@@ -52,6 +71,7 @@ class ReplyWriter:
         author: str, case_id: int | None = None, coordinator_id: int | None = None,
     ) -> Message:
         """Queue an already written text (a coordinator's reply)."""
+        text = await self._stored(session, contact, text)
         message = repo.add_message(
             session, contact, direction="out", author=author, text=text, case_id=case_id,
             coordinator_id=coordinator_id, now=now,

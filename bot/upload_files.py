@@ -1,7 +1,8 @@
 """Reading uploaded bytes back from the encrypted store and deciding what they are.
 
 The `Inspector` does file work only, never holding a database session: the type from the
-first bytes (`bot.documents.sniff`), a DICOM header (`bot.dicom`, in a worker thread), a
+content (`bot.documents.sniff`, finished by `bot.content_types`: only allowed types are kept,
+whatever the name says), a DICOM header (`bot.dicom`, in a worker thread), a
 DICOMDIR's list of files, a ZIP's members, each stored on its own (`bot.archive`). The
 document helpers (`open_document`, `document_keys`, `purge_case_uploads`) resolve a
 multi-part document's parts through the caller's session. A multi-part upload is read
@@ -25,7 +26,8 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.archive import ArchiveRejected, iter_zip_members
+from bot.archive import ArchiveRejected, declared_size, iter_zip_members
+from bot.content_types import BINARY, dangerous_name, served_as, text_is_plain, zip_kind
 from bot.dicom import (
     DicomKind,
     DicomReport,
@@ -185,6 +187,7 @@ class Prepared:
     valid: bool = True
     inspection: dict[str, Any] = field(default_factory=dict)
     owned: bool = False  # a store object made by inspection (a ZIP member): ours to delete
+    detected_type: str = BINARY  # what the content is; downloads are named and typed by it
 
 
 @dataclass
@@ -196,12 +199,13 @@ class Inspected:
     consumed: bool = False  # the upload's own parts are no longer needed (ZIP unpacked)
 
 
-_MIME = {
-    FileType.PDF: "application/pdf", FileType.JPEG: "image/jpeg", FileType.PNG: "image/png",
-    FileType.HEIC: "image/heic", FileType.WEBP: "image/webp", FileType.ZIP: "application/zip",
-    FileType.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    FileType.TEXT: "text/plain", FileType.DICOM: "application/dicom",
-}
+Reserve = Callable[[int], Awaitable[None]]
+
+
+def _content_type(file_type: FileType) -> str | None:
+    if file_type is FileType.UNKNOWN:
+        return None
+    return served_as(file_type.value)[0].split(";")[0]
 
 
 def _birth_date(answers: dict[str, Any]) -> date | None:
@@ -235,6 +239,21 @@ def _read_head(store: FileStore, parts: Sequence[dict[str, Any]]) -> bytes:
         return fh.read(SNIFF_BYTES)
 
 
+def _confirm_type(store: FileStore, parts: Sequence[dict[str, Any]], kind: FileType) -> FileType:
+    """Blocking: what the head suggested, checked on the whole file where it matters."""
+    if kind not in (FileType.ZIP, FileType.TEXT):
+        return kind
+    with open_parts(store, parts) as fh:
+        if kind is FileType.ZIP:
+            return zip_kind(fh)
+        return FileType.TEXT if text_is_plain(fh) else FileType.UNKNOWN
+
+
+def refusal_code(name: str, declared: str | None) -> str:
+    """Why a file of no accepted type is refused, in the words the family will read."""
+    return "not_dicom" if claims_dicom(name, declared) else "unsupported_type"
+
+
 def _inspect_dicom_file(
     store: FileStore, parts: Sequence[dict[str, Any]], raw_allowed: bool
 ) -> tuple[DicomReport, list[str] | None, str | None]:
@@ -263,32 +282,38 @@ class Inspector:
         return str(row.parts[0]["key"]) if len(row.parts) == 1 else PARTS_PREFIX + row.id
 
     def as_is(self, row: UploadSession, sha: str, kind: str, *, valid: bool = True,
-              problem: str | None = None, content_type: str | None = None) -> Prepared:
+              problem: str | None = None, detected: str = BINARY) -> Prepared:
         """The upload recorded as it is (unreadable, or an archive we refused to open)."""
         inspection: dict[str, Any] = {"path": row.relative_path, "source": row.source}
         if problem:
             inspection["problem"] = problem
-        return Prepared(kind=kind, filename=row.filename, content_type=content_type,
+        return Prepared(kind=kind, filename=row.filename,
+                        content_type=served_as(detected)[0].split(";")[0],
                         size=row.length, sha256=sha, storage_key=self.storage_key(row),
-                        valid=valid, inspection=inspection)
+                        valid=valid, inspection=inspection, detected_type=detected)
 
     async def inspect(
         self, row: UploadSession, answers: dict[str, Any], sha: str,
-        budget: Callable[[], Awaitable[int]],
+        budget: Callable[[], Awaitable[int]], reserve: Reserve,
     ) -> Inspected:
-        """What a whole upload is; `budget` says how much an archive may unpack to."""
+        """What a whole upload is; `budget` says how much an archive may unpack to, and
+        `reserve` counts an archive's expansion against the case's daily allowance."""
+        if dangerous_name(row.filename) or dangerous_name(row.relative_path or ""):
+            return Inspected(problems=[{"name": row.filename, "code": "unsupported_type"}],
+                             consumed=True)
         parts = list(row.parts)
         head = await asyncio.to_thread(_read_head, self.store, parts)
         in_folder = "/" in (row.relative_path or "")
         file_type = sniff(head, row.filename, row.filetype, in_dicomdir_folder=in_folder)
+        file_type = await asyncio.to_thread(_confirm_type, self.store, parts, file_type)
         if file_type is FileType.ZIP:
-            return await self._unzip(row, answers, parts, sha, await budget())
+            return await self._unzip(row, answers, parts, sha, await budget(), reserve)
         prepared = await self._prepare(
             parts, head, file_type, row.filename, row.relative_path, row.item, row.filetype,
             sha, row.length, self.storage_key(row), answers, owned=False)
         if prepared is None:
-            return Inspected(problems=[{"name": row.filename, "code": "unsupported_type"}],
-                             consumed=True)
+            code = refusal_code(row.filename, row.filetype)
+            return Inspected(problems=[{"name": row.filename, "code": code}], consumed=True)
         prepared.inspection["source"] = row.source
         return Inspected(documents=[prepared])
 
@@ -299,8 +324,10 @@ class Inspector:
     ) -> Prepared | None:
         """One file's Document, by what its bytes are; None for a type we do not accept."""
         base: dict[str, Any] = {"path": path}
-        doc = Prepared(kind=ItemKind.OTHER.value, filename=name, content_type=_MIME.get(file_type),
-                       size=size, sha256=sha, storage_key=key, inspection=base, owned=owned)
+        doc = Prepared(kind=ItemKind.OTHER.value, filename=name,
+                       content_type=_content_type(file_type), size=size, sha256=sha,
+                       storage_key=key, inspection=base, owned=owned,
+                       detected_type=file_type.value)
         if file_type is FileType.DICOM:
             report, listed, dir_problem = await asyncio.to_thread(
                 _inspect_dicom_file, self.store, parts, "/" in (path or ""))
@@ -315,12 +342,14 @@ class Inspector:
                 base.update(_dicom_inspection(report, answers))
                 return doc
             file_type = FileType.UNKNOWN
+        if file_type is FileType.UNKNOWN:
+            return None
         if claims_dicom(name, declared):
+            # An accepted document named like an image (a PDF report called scan.dcm): kept,
+            # not counted as imaging.
             doc.kind, doc.valid = ItemKind.IMAGING_DICOM.value, False
             base["problem"] = "not_dicom"
             return doc
-        if file_type is FileType.UNKNOWN:
-            return None
         if file_type is FileType.ZIP:
             doc.valid = False
             base["problem"] = "nested_archive"
@@ -332,16 +361,27 @@ class Inspector:
 
     async def _unzip(
         self, row: UploadSession, answers: dict[str, Any], parts: list[dict[str, Any]],
-        sha: str, budget: int,
+        sha: str, budget: int, reserve: Reserve,
     ) -> Inspected:
-        """Each member stored on its own (encrypted) and inspected; the archive is dropped."""
+        """Each member stored on its own (encrypted) and inspected; the archive is dropped.
+
+        The archive may unpack to `budget` bytes at most; what its directory declares is
+        counted against the case's daily allowance before any member is read.
+        """
         result = Inspected(consumed=True)
         prefix = row.relative_path or row.filename
         archive = await asyncio.to_thread(open_parts, self.store, parts)
         try:
+            declared = await asyncio.to_thread(declared_size, archive)
+            if declared > budget:
+                raise ArchiveRejected("too_large")
+            await reserve(declared)
             members = iter_zip_members(archive, max_total_uncompressed=budget)
             while (member := await asyncio.to_thread(next, members, None)) is not None:
                 name = display_name(member.name)
+                if dangerous_name(member.name):
+                    result.problems.append({"name": name, "code": "unsupported_type"})
+                    continue
                 if member.size > self.file_bytes:
                     result.problems.append({"name": name, "code": "file_too_large"})
                     continue
@@ -355,12 +395,15 @@ class Inspector:
                 head = await asyncio.to_thread(_read_head, self.store, member_parts)
                 path = f"{prefix}/{member.name}"
                 file_type = sniff(head, member.name, None, in_dicomdir_folder="/" in member.name)
+                file_type = await asyncio.to_thread(
+                    _confirm_type, self.store, member_parts, file_type)
                 prepared = await self._prepare(
                     member_parts, head, file_type, name, path, row.item, None, stored.sha256,
                     stored.size, stored.key, answers, owned=True)
                 if prepared is None:
                     await self.store.delete(stored.key)
-                    result.problems.append({"name": name, "code": "unsupported_type"})
+                    result.problems.append({"name": name,
+                                            "code": refusal_code(member.name, None)})
                     continue
                 prepared.inspection.update(source=row.source, archive=row.filename)
                 result.documents.append(prepared)
@@ -370,8 +413,7 @@ class Inspector:
             code = rejected.code if isinstance(rejected, ArchiveRejected) else "too_large"
             log.info("archive refused", extra={"case_id": row.case_id, "error": code})
             return Inspected(documents=[self.as_is(row, sha, "other", valid=False,
-                                                    problem=code,
-                                                    content_type="application/zip")])
+                                                    problem=code, detected=FileType.ZIP.value)])
         except BaseException:
             for prepared in result.documents:
                 await asyncio.shield(self.store.delete(prepared.storage_key))

@@ -1,12 +1,22 @@
 """Upload links are capabilities: a long random token, stored only as its SHA-256.
 
 Whoever holds the token may add files to one case until the link expires or is revoked; the
-token itself is never stored, so a database leak hands out no upload rights. A lookup goes by
-the token's hash, so comparing secrets never depends on how many leading characters match.
+`upload_links` table keeps only its hash, and a lookup goes by the hash, so comparing secrets
+never depends on how many leading characters match.
+
+The link is also part of the replies that carry it (the transcript in `messages`, the
+delivery row in `outbox`). There the token is sealed (`seal_links`, AES-GCM under a key
+derived from the file store's master key, bound to the contact) before anything is written,
+and opened only on the way to the family (`open_links`: the outbox dispatcher, the family's
+own web chat transcript). A sealed token does not have a token's shape, so it opens no page,
+and the inbox's masking hides it like a token. A database dump alone hands out no upload
+right.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import secrets
@@ -19,11 +29,83 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intake.case import CaseStatus
 from intake.deadlines import SlaEvent, cancelled_kinds, sla_deadlines, upload_link_expires_at
 from storage import repositories as repo
-from storage.tables import Case, Timer, UploadLink
+from storage.db import Database
+from storage.files import FileCorrupted, Sealer
+from storage.tables import Case, Message, OutboxItem, Timer, UploadLink
+from storage.unit_of_work import UnitOfWork
 
 TOKEN_BYTES = 32
 # token_urlsafe(32) gives 43 characters; anything else is refused before touching the database.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+# In a reply's text: a live token (43 characters) or its sealed form ("s" + 95 characters:
+# nonce, 43 sealed bytes, tag in unpadded base64url).
+_LIVE_IN_TEXT = re.compile(r"(/upload/)([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])")
+_SEALED_IN_TEXT = re.compile(r"(/upload/)s([A-Za-z0-9_-]{95})(?![A-Za-z0-9_-])")
+MASK = "\u2026"
+
+
+def _context(contact_id: int) -> bytes:
+    return f"upload-link:{contact_id}".encode()
+
+
+def seal_links(text: str, sealer: Sealer, contact_id: int) -> str:
+    """The text to store: every upload token in it sealed for this contact."""
+
+    def seal(match: re.Match[str]) -> str:
+        sealed = sealer.seal(match[2].encode("ascii"), _context(contact_id))
+        return match[1] + "s" + base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+
+    return _LIVE_IN_TEXT.sub(seal, text)
+
+
+def open_links(text: str, sealer: Sealer, contact_id: int) -> str:
+    """The text as the family reads it: sealed tokens opened (masked if they do not open)."""
+
+    def open_(match: re.Match[str]) -> str:
+        try:
+            sealed = base64.urlsafe_b64decode(match[2] + "=")
+            token = sealer.open(sealed, _context(contact_id)).decode("ascii")
+        except (binascii.Error, ValueError, FileCorrupted):
+            return match[1] + MASK
+        return match[1] + token
+
+    return _SEALED_IN_TEXT.sub(open_, text)
+
+
+async def seal_links_at_rest(db: Database, sealer: Sealer, now: datetime) -> int:
+    """Start-up: seal the tokens of replies written before sealing existed; idempotent.
+
+    Links live 14 days, so only younger replies are read. Returns how many were sealed.
+    """
+    async with UnitOfWork(db) as uow:
+        count = await seal_stored_links(uow.session, sealer, now - timedelta(days=15))
+        if count:
+            await uow.commit()
+    return count
+
+
+async def seal_stored_links(session: AsyncSession, sealer: Sealer, since: datetime) -> int:
+    """Seal the live tokens of outgoing replies written since `since`, in the caller's
+    transaction; returns how many messages changed."""
+    messages = (await session.execute(
+        select(Message).where(Message.direction == "out", Message.created_at >= since,
+                              Message.text.contains("/upload/"))
+    )).scalars()
+    sealed: dict[int, int] = {}
+    for message in messages:
+        text = seal_links(message.text, sealer, message.contact_id)
+        if text != message.text:
+            message.text = text
+            sealed[message.id] = message.contact_id
+    if sealed:
+        items = (await session.execute(
+            select(OutboxItem).where(OutboxItem.message_id.in_(sealed)))).scalars()
+        for item in items:
+            text = str(item.payload.get("text", ""))
+            item.payload = {**item.payload, "text": seal_links(text, sealer, item.contact_id)}
+    return len(sealed)
 
 
 class LinkProblem(StrEnum):

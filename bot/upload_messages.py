@@ -77,8 +77,16 @@ _PROBLEMS: dict[str, str] = {
     ),
     "file_too_large": N_("This file is too large. Please contact your coordinator."),
     "unsupported_type": N_(
-        "This type of file is not accepted. Please send PDF files, photos, Word documents, "
-        "DICOM images or ZIP archives."
+        "This type of file is not accepted. Please send PDF files, photos, Word or "
+        "OpenDocument text documents, plain text, DICOM images or ZIP archives."
+    ),
+    "daily_limit": N_(
+        "Your ZIP archives for this request have reached today's unpacking limit, so this one "
+        "was not opened. Please send the folder itself, or send the archive again tomorrow."
+    ),
+    "no_space": N_(
+        "We cannot receive files at the moment. Our coordinators have been told; please try "
+        "again in a few hours."
     ),
     "empty": N_("This file is empty."),
 }

@@ -14,6 +14,14 @@ on large studies). The whole-file SHA-256 is carried along the PATCHes in this p
 completion reads back only what inspection needs (DICOM headers, a ZIP's members, 4 KiB for
 the type); after a restart between PATCHes it is recomputed from the parts.
 
+What is kept is decided by content (`bot.upload_files`, `bot.content_types`): a name that
+says program or web page is refused at creation, a first piece whose bytes are of no accepted
+type is refused before it is stored (415), and the rest is judged on the whole file at
+completion. Disk and ZIP expansion have budgets (`bot.upload_budgets`): below
+`MIN_FREE_DISK_MB` free, uploads are refused (507) and coordinators alerted; an archive
+unpacks to `ZIP_EXPANSION_PER_ARCHIVE` at most, and a case's archives to
+`ZIP_EXPANSION_PER_CASE_DAY` a day (a counter in the database, shared by every worker).
+
 Completion runs in three steps so the database is never held during file work: read the row,
 inspect (pydicom and zipfile in worker threads, from the encrypted store), then one short
 transaction that records Documents, ticks the checklist, may move the case to `file_complete`
@@ -25,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import logging
 import re
@@ -41,12 +50,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import upload_messages as say
 from bot.clock import Clock
+from bot.content_types import dangerous_name
 from bot.dicom import (
     Match,
 )
+from bot.documents import SNIFF_BYTES, FileType, sniff
 from bot.i18n.render import Renderer, isolate
 from bot.replies import ReplyWriter
-from bot.upload_files import Inspected, Inspector, clean_relative_path, display_name
+from bot.upload_budgets import Limits, UploadBudgets
+from bot.upload_files import (
+    Inspected,
+    Inspector,
+    clean_relative_path,
+    display_name,
+    refusal_code,
+)
 from intake.case import CaseStatus, is_terminal
 from intake.checklist import (
     ItemKind,
@@ -70,8 +88,6 @@ from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 2 << 30
-MAX_CASE_BYTES = 20 << 30
 MAX_PARTS = 4096
 HASH_CACHE_SIZE = 512
 SUMMARY_DOCUMENTS = 8
@@ -79,22 +95,6 @@ OPEN_STATUSES = ("uploading", "uploaded")
 ABANDONED_AFTER = timedelta(days=7)
 _FILETYPE = re.compile(r"[A-Za-z0-9.+-]{1,63}/[A-Za-z0-9.+-]{1,63}")
 _BATCH = re.compile(r"[A-Za-z0-9_-]{1,32}")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Size limits; settings fields `upload_max_file_bytes` / `upload_max_case_bytes` win."""
-
-    file_bytes: int = MAX_FILE_BYTES
-    case_bytes: int = MAX_CASE_BYTES
-
-    @classmethod
-    def from_settings(cls, settings: object) -> Limits:
-        """Read the optional settings fields, else the module defaults."""
-        return cls(
-            file_bytes=int(getattr(settings, "upload_max_file_bytes", MAX_FILE_BYTES)),
-            case_bytes=int(getattr(settings, "upload_max_case_bytes", MAX_CASE_BYTES)),
-        )
 
 
 class UploadRefused(Exception):
@@ -171,6 +171,7 @@ class UploadService:
         self.clock = clock
         self.limits = limits or Limits()
         self.inspector = Inspector(store, self.limits.file_bytes)
+        self.budgets = UploadBudgets(db, store, clock, self.limits)
         self.on_committed = on_committed
         self._hashes: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
@@ -191,6 +192,9 @@ class UploadService:
             raise UploadRefused(413, "file_too_large")
         if length <= 0:
             raise UploadRefused(400, "empty")
+        if dangerous_name(meta.filename) or dangerous_name(meta.relative_path or ""):
+            raise UploadRefused(415, "unsupported_type")
+        await self._require_disk_room(case_id, length)
         now = self.clock()
         async with UnitOfWork(self.db) as uow:
             if await self._usage(uow.session, case_id) + length > self.limits.case_bytes:
@@ -212,10 +216,16 @@ class UploadService:
         async with UnitOfWork(self.db, write=False) as uow:
             row = await uow.session.get(UploadSession, upload_id)
         if row is None or row.case_id != case_id or row.source != "upload" or (
-            row.status == "cancelled"
+            row.status in ("cancelled", "refused")
         ):
             raise UploadRefused(404, "not_found")
         return row
+
+    async def _require_disk_room(self, case_id: int, incoming: int) -> None:
+        """Refuse (507) and alert coordinators when the disk is nearly full."""
+        if not await self.budgets.disk_allows(incoming):
+            await self.budgets.alert_disk_low(case_id)
+            raise UploadRefused(507, "no_space")
 
     async def room(self, case_id: int) -> int:
         """How many more bytes this case may receive (the per-case limit)."""
@@ -269,6 +279,11 @@ class UploadService:
             raise UploadRefused(413, "file_too_large")
         if len(row.parts) >= MAX_PARTS:
             raise UploadRefused(413, "too_many_parts")
+        await self._require_disk_room(case_id, declared or 0)
+        # The first piece's bytes say what the file is: a type we never accept is refused
+        # before it is stored (the whole file is judged again at completion).
+        head = bytearray() if offset == 0 else None
+        wanted = min(SNIFF_BYTES, row.length)
         # A whole file in one PATCH: the store's own SHA-256 of the piece is the file's hash,
         # so a second pass would only cost time (the common case: DICOM instances, PDFs).
         whole = offset == 0 and declared == row.length
@@ -280,6 +295,10 @@ class UploadService:
             pending: asyncio.Future[None] | None = None
             try:
                 async for chunk in chunks:
+                    if head is not None and len(head) < wanted:
+                        head.extend(chunk[: wanted - len(head)])
+                        if len(head) >= wanted:
+                            self._check_head(row, bytes(head))
                     if hasher is not None:
                         if pending is not None:
                             await pending
@@ -296,6 +315,11 @@ class UploadService:
             stored = await self.store.put(feed(), max_size=row.length - row.offset)
         except FileTooLarge:
             raise UploadRefused(413, "file_too_large") from None
+        except UploadRefused as refused:
+            if refused.status == 415:
+                with contextlib.suppress(UploadRefused):
+                    await self._end(upload_id, "refused")
+            raise
         if stored.size == 0:
             await self.store.delete(stored.key)
             return row
@@ -305,6 +329,27 @@ class UploadService:
         if row.status == "uploaded":
             return await self.resume_if_stalled(row)
         return row
+
+    @staticmethod
+    def _check_head(row: UploadSession, head: bytes) -> None:
+        in_folder = "/" in (row.relative_path or "")
+        if sniff(head, row.filename, in_dicomdir_folder=in_folder) is FileType.UNKNOWN:
+            raise UploadRefused(415, refusal_code(row.filename, row.filetype))
+
+    async def _end(self, upload_id: str, status: str) -> list[str]:
+        """Mark an unfinished upload ended (cancelled, refused); returns its parts' keys."""
+        async with UnitOfWork(self.db) as uow:
+            locked = await self._locked(uow, UploadSession, upload_id)
+            if locked is None or locked.status != "uploading":
+                raise UploadRefused(409, "already_complete")
+            locked.status = status
+            locked.updated_at = self.clock()
+            keys = [str(p["key"]) for p in locked.parts]
+            await uow.commit()
+        self._hashes.pop(upload_id, None)
+        for key in keys:
+            await self.store.delete(key)
+        return keys
 
     async def _commit_part(self, upload_id: str, offset: int, stored: StoredFile) -> UploadSession:
         now = self.clock()
@@ -339,17 +384,7 @@ class UploadService:
         row = await self.get(case_id, upload_id)
         if row.status != "uploading":
             raise UploadRefused(409, "already_complete")
-        async with UnitOfWork(self.db) as uow:
-            locked = await self._locked(uow, UploadSession, upload_id)
-            if locked is None or locked.status != "uploading":
-                raise UploadRefused(409, "already_complete")
-            locked.status = "cancelled"
-            locked.updated_at = self.clock()
-            keys = [str(p["key"]) for p in locked.parts]
-            await uow.commit()
-        self._hashes.pop(upload_id, None)
-        for key in keys:
-            await self.store.delete(key)
+        await self._end(upload_id, "cancelled")
 
     async def expire_abandoned(self, older_than: timedelta = ABANDONED_AFTER) -> int:
         """Delete the parts of uploads nobody continued for a week (run daily)."""
@@ -482,9 +517,14 @@ class UploadService:
             async with UnitOfWork(self.db, write=False) as uow:
                 used = await self._usage(uow.session, row.case_id)
             # The archive itself is counted in the usage; its members replace it.
-            return max(0, self.limits.case_bytes - used + row.length)
+            room = max(0, self.limits.case_bytes - used + row.length)
+            return min(room, self.budgets.limits.zip_per_archive)
 
-        inspected: Inspected = await self.inspector.inspect(row, case.answers, sha, budget)
+        async def reserve(amount: int) -> None:
+            await self.budgets.reserve_expansion(row.case_id, amount)
+
+        inspected: Inspected = await self.inspector.inspect(row, case.answers, sha, budget,
+                                                            reserve)
         return inspected
 
     async def _record(
@@ -528,6 +568,7 @@ class UploadService:
                         content_type=prepared.content_type, size=prepared.size,
                         sha256=prepared.sha256, storage_key=prepared.storage_key,
                         is_dicom=prepared.is_dicom, valid=prepared.valid,
+                        detected_type=prepared.detected_type,
                         inspection=prepared.inspection, created_at=now)
                     session.add(document)
                     documents.append(document)

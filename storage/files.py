@@ -41,6 +41,7 @@ import io
 import os
 import re
 import secrets
+import shutil
 import struct
 import threading
 import time
@@ -62,6 +63,8 @@ __all__ = [
     "FileStore",
     "FileStoreError",
     "FileTooLarge",
+    "Sealer",
+    "SegmentSealer",
     "StoredFile",
     "chunks_from_file",
     "key_from_env_or_dir",
@@ -76,6 +79,7 @@ TAG_BYTES = 16
 _MAGIC = b"IKF1"
 _HEADER = struct.Struct(">4sI16s7s")
 _HKDF_INFO = b"intake-bot file store v1"
+_SEAL_INFO = b"intake-bot sealed values v1"
 _KEY_RE = re.compile(r"[0-9a-f]{32}")
 _MAX_SEGMENTS = 1 << 32
 
@@ -141,6 +145,18 @@ class FileStore(Protocol):
         """Tell whether a file is stored under `key`."""
         ...
 
+    def sealer(self) -> Sealer:
+        """Seals small secrets kept in the database with this store's master key."""
+        ...
+
+    async def free_bytes(self) -> int | None:
+        """Free space where files are written (None: no floor applies)."""
+        ...
+
+    async def free_bytes(self) -> int | None:
+        """Free space where files are written (None: not ours to watch, e.g. object storage)."""
+        ...
+
 
 def _file_aead(master: bytes, salt: bytes) -> AESGCM:
     hkdf = HKDF(algorithm=SHA256(), length=KEY_BYTES, salt=salt, info=_HKDF_INFO)
@@ -155,7 +171,7 @@ def _associated(header: bytes, index: int, final: bool) -> bytes:
     return header + struct.pack(">QB", index, final)
 
 
-class Sealer:
+class SegmentSealer:
     """Seals a stream segment by segment (the format above) and hashes its plaintext.
 
     Shared by every store: the bytes it produces are the stored object, wherever it lives.
@@ -184,7 +200,7 @@ class _PartialFile:
     """A file being written under a temporary name; thread-safe, one writer at a time."""
 
     def __init__(self, tmp_path: Path, master: bytes, segment_size: int, durable: bool) -> None:
-        self._sealer = Sealer(master, segment_size)
+        self._sealer = SegmentSealer(master, segment_size)
         self._sha = self._sealer.sha
         self._lock = threading.Lock()
         self._durable = durable
@@ -372,6 +388,7 @@ class EncryptedDiskStore:
         self._key = bytes(key)
         self._segment_size = segment_size
         self._durable = durable
+        self._sealer = Sealer(self._key)
 
     def _path(self, key: str) -> Path:
         if not _KEY_RE.fullmatch(key):
@@ -459,6 +476,19 @@ class EncryptedDiskStore:
         """Tell whether a file is stored under `key`."""
         return await asyncio.to_thread(self._path(key).is_file)
 
+    def sealer(self) -> Sealer:
+        """Seals small secrets kept in the database with this store's master key."""
+        return self._sealer
+
+    async def free_bytes(self) -> int | None:
+        """Free space on the file system holding the store."""
+
+        def free() -> int:
+            self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return shutil.disk_usage(self._root).free
+
+        return await asyncio.to_thread(free)
+
     async def remove_stale_partials(self, *, older_than_seconds: float = 86400.0) -> int:
         """Remove temporary files a crash left behind; returns how many were removed."""
 
@@ -476,6 +506,33 @@ class EncryptedDiskStore:
             return removed
 
         return await asyncio.to_thread(sweep)
+
+
+class Sealer:
+    """Small secrets kept in the database (upload tokens inside stored replies), sealed with
+    AES-256-GCM under a key derived from the file store's master key.
+
+    `context` is bound as associated data: a sealed value copied elsewhere (another
+    contact's transcript) no longer opens.
+    """
+
+    def __init__(self, master: bytes) -> None:
+        if len(master) != KEY_BYTES:
+            raise ValueError("the file store key must be 32 bytes")
+        hkdf = HKDF(algorithm=SHA256(), length=KEY_BYTES, salt=None, info=_SEAL_INFO)
+        self._aead = AESGCM(hkdf.derive(master))
+
+    def seal(self, plaintext: bytes, context: bytes) -> bytes:
+        """Nonce and ciphertext with its tag (28 bytes longer than the plaintext)."""
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, plaintext, context)
+
+    def open(self, sealed: bytes, context: bytes) -> bytes:
+        """The plaintext; `FileCorrupted` when the value was altered, moved or not ours."""
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], context)
+        except (InvalidTag, ValueError):
+            raise FileCorrupted("sealed value does not open") from None
 
 
 def _forget(pending: asyncio.Future[None] | None) -> None:

@@ -40,6 +40,7 @@ from storage.files import (
     FileTooLarge,
     Sealer,
     SegmentReader,
+    SegmentSealer,
     StoredFile,
     _forget,
 )
@@ -194,6 +195,7 @@ class EncryptedS3Store:
         self._key = bytes(key)
         self._segment_size = segment_size
         self._client = client if client is not None else make_client(location)
+        self._sealer = Sealer(self._key)
 
     def _object(self, key: str) -> str:
         if not _KEY_RE.fullmatch(key):
@@ -203,7 +205,7 @@ class EncryptedS3Store:
     async def put(self, chunks: AsyncIterable[bytes], *, max_size: int) -> StoredFile:
         """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept."""
         key = secrets.token_hex(16)
-        sealer = Sealer(self._key, self._segment_size)
+        sealer = SegmentSealer(self._key, self._segment_size)
         writer = _MultipartWriter(self._client, self.location.bucket, self._object(key))
         writer.write(sealer.header)
         segment_size = self._segment_size
@@ -290,6 +292,14 @@ class EncryptedS3Store:
             return True
 
         return await asyncio.to_thread(head)
+
+    def sealer(self) -> Sealer:
+        """Seals small secrets kept in the database with this store's master key."""
+        return self._sealer
+
+    async def free_bytes(self) -> int | None:
+        """Object storage has no disk of ours to fill: no free-space floor applies."""
+        return None
 
     async def remove_stale_partials(self, *, older_than_seconds: float = 86400.0) -> int:
         """Abort multipart uploads a crash left open (they are invisible but cost storage)."""

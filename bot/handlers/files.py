@@ -16,7 +16,7 @@ from bot.channels.base import ChannelError, Inbound
 from bot.keys import CHANNELS, DATABASE, SETTINGS
 from bot.upload_files import display_name
 from bot.upload_links import has_live_link, issue_link_for_case
-from bot.upload_messages import use_upload_link
+from bot.upload_messages import problem_text, use_upload_link
 from bot.uploads import UPLOADS, FileMeta, UploadService
 from intake.case import CaseStatus
 from intake.prompts import Prompt
@@ -59,6 +59,7 @@ async def ingest_chat_files(app: web.Application, contact_id: int, event_id: int
     batch = f"chat{event_id}"[:32]
     added = 0
     refused: list[FileMeta] = []
+    no_space = False
     for index, attachment in enumerate(attachments):
         ref = f"chat:{event_id}:{index}"
         seen = await service.recorded(ref)
@@ -69,6 +70,10 @@ async def ingest_chat_files(app: web.Application, contact_id: int, event_id: int
         meta = FileMeta(filename=display_name(attachment.filename or f"file-{index + 1}"),
                         filetype=attachment.content_type, batch=batch)
         if channel is None:
+            continue
+        if not await service.budgets.disk_allows(attachment.size or 0):
+            await service.budgets.alert_disk_low(case.id)
+            no_space = await service.record_refusal(case.id, meta, ref) or no_space
             continue
         room = min(service.limits.file_bytes, await service.room(case.id))
         try:
@@ -86,7 +91,23 @@ async def ingest_chat_files(app: web.Application, contact_id: int, event_id: int
         await service.finish_batch(case.id)
     if refused:
         await _point_to_upload_page(app, service, contact_id, case.id)
+    if no_space:
+        await _say(app, service, contact_id, case.id, Prompt(problem_text("no_space")))
     return added
+
+
+async def _say(
+    app: web.Application, service: UploadService, contact_id: int, case_id: int, prompt: Prompt
+) -> None:
+    async with UnitOfWork(app[DATABASE]) as uow:
+        contact = await uow.session.get(Contact, contact_id)
+        case = await uow.session.get(Case, case_id)
+        if contact is None or case is None:
+            return
+        await service.writer.queue(uow.session, contact, [prompt], case.language,
+                                   service.clock(), case_id=case.id)
+        await uow.commit()
+    service.on_committed()
 
 
 async def _point_to_upload_page(

@@ -16,7 +16,17 @@ from sqlalchemy import exists, select
 from bot.channels.base import Inbound
 from bot.channels.webchat import NAME as WEBCHAT
 from bot.i18n.negotiate import from_accept_language, text_direction
-from bot.keys import CATALOGS, DATABASE, JINJA, PROCESSOR, RENDERER, SETTINGS, WEBCHAT_CHANNEL
+from bot.keys import (
+    CATALOGS,
+    DATABASE,
+    FILES,
+    JINJA,
+    PROCESSOR,
+    RENDERER,
+    SETTINGS,
+    WEBCHAT_CHANNEL,
+)
+from bot.upload_links import open_links
 from bot.web.templating import render_page
 from intake.prompts import Text
 from storage.tables import Contact, InboundEvent, Message, OutboxItem
@@ -222,11 +232,13 @@ async def _delivered(
         if message.direction == "out" and status in ("pending", "sending"):
             break
         visible.append(message)
+    # The family's own transcript: its upload links, sealed in the database, open again.
+    sealer = request.app[FILES].sealer()
     return [
         {
             "id": m.id,
             "direction": m.direction,
-            "text": m.text,
+            "text": open_links(m.text, sealer, contact_id),
             "options": m.options,
             "multiple": m.multiple,
             "created_at": m.created_at.isoformat(),

@@ -124,6 +124,13 @@ _ERRORS: dict[str, str] = {
     "not_sortable": N_("Images are sorted automatically."),
     "already_complete": N_("This upload is already complete."),
     "unsupported_media": N_("This request could not be read. Please try again."),
+    "unsupported_type": N_("This type of file is not accepted. Please send PDF files, photos, "
+                           "Word or OpenDocument text documents, plain text, DICOM images or "
+                           "ZIP archives."),
+    "not_dicom": N_("This file is named like a medical image (DICOM) but is not one. Please "
+                    "send the images as they are on the hospital's CD or DVD."),
+    "no_space": N_("We cannot receive files at the moment. Our coordinators have been told; "
+                   "please try again in a few hours."),
     "version": N_("Please reload the page: it is out of date."),
 }
 
@@ -399,7 +406,8 @@ async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
 
     app[FILES] = store
     app[UPLOADS] = UploadService(
-        app[DATABASE], store, renderer, ReplyWriter(renderer, app[CHANNELS]), app[CLOCK],
+        app[DATABASE], store, renderer,
+        ReplyWriter(renderer, app[CHANNELS], store.sealer()), app[CLOCK],
         limits=Limits.from_settings(settings), on_committed=wake,
     )
     yield

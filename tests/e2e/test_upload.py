@@ -250,16 +250,21 @@ async def test_a_file_that_only_claims_to_be_dicom_is_reported_not_accepted(
 ) -> None:
     truncated = pydicom_file("CT_small.dcm")[:-8000]
     await intake.tus.send(pdf("renamed"), filename="scan.dcm", batch="x")
-    await intake.tus.send(b"\x00\x01garbage" * 50, filename="IMG0001.dcm", batch="x")
+    garbage = b"\x00\x01garbage" * 50
+    created = await intake.tus.create(len(garbage), filename="IMG0001.dcm", batch="x")
+    refused = await intake.tus.patch(intake.tus.absolute(created.headers["Location"]), 0,
+                                     garbage)
+    assert refused.status == 415
+    assert "named like a medical image (DICOM) but is not one" in (await refused.json())["error"]
     await intake.tus.send(truncated, filename="cut.dcm", batch="x")
     await intake.tus.done()
 
     documents = await intake.documents()
     problems = {d.filename: (d.valid, d.inspection.get("problem")) for d in documents}
-    assert problems == {"scan.dcm": (False, "not_dicom"), "IMG0001.dcm": (False, "not_dicom"),
-                        "cut.dcm": (False, "truncated")}
+    # Bytes of no accepted type are not kept at all; a PDF named .dcm is kept as a report.
+    assert problems == {"scan.dcm": (False, "not_dicom"), "cut.dcm": (False, "truncated")}
     chat = await intake.chat()
-    assert "2 files: This file is named like a medical image (DICOM) but is not one" in chat
+    assert "scan.dcm: This file is named like a medical image (DICOM) but is not one" in chat
     assert "cut.dcm: This file is incomplete" in chat
     status = await intake.tus.status()
     assert not next(i for i in status["checklist"] if i["kind"] == "imaging_dicom")["done"]

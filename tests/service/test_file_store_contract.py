@@ -204,6 +204,19 @@ async def test_memory_stays_constant_whatever_the_stream_length(store: Any) -> N
     assert large < 4 * PART_BYTES
 
 
+async def test_small_secrets_seal_with_the_store_key_and_only_open_in_their_context(
+    store: Any,
+) -> None:
+    sealed = store.sealer().seal(b"upload-token", b"contact:7")
+
+    assert b"upload-token" not in sealed
+    assert store.sealer().open(sealed, b"contact:7") == b"upload-token"
+    with pytest.raises(FileCorrupted):
+        store.sealer().open(sealed, b"contact:8")
+    free = await store.free_bytes()
+    assert free is None or free > 0
+
+
 def test_files_url_chooses_the_store(s3_endpoint: str, tmp_path: Path) -> None:
     disk = make_file_store(make_settings(data_dir=tmp_path))
     assert isinstance(disk, EncryptedDiskStore)

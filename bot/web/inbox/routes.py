@@ -16,7 +16,9 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 import bot.keys
+from bot.content_types import download_headers
 from bot.coordinators import authenticate
+from bot.documents import SNIFF_BYTES
 from bot.keys import CATALOGS, CLOCK, DATABASE, JINJA, RENDERER, SETTINGS
 from bot.upload_files import document_keys
 from bot.web.inbox.actions import ActionError, InboxActions
@@ -42,6 +44,7 @@ from bot.web.templating import render_page
 from intake.prompts import N_
 from intake.questionnaire import LANGUAGE_NAMES
 from storage import views
+from storage.tables import Case
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -359,16 +362,11 @@ def _file_store(request: web.Request) -> Any | None:
     return request.app[key]
 
 
-def _disposition(filename: str) -> str:
-    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_"
-                       for c in filename)[:150] or "document"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
 @routes.get("/inbox/documents/{document_id}", name="inbox-document")
 @requires_login
 async def download(request: web.Request) -> web.StreamResponse:
-    """Stream a received file to a coordinator (audited before the first byte)."""
+    """Stream a received file to a coordinator (audited before the first byte), typed and
+    named by its detected content, never by the family's file name."""
     document_id = _int(request.match_info["document_id"])
     store = _file_store(request)
     if store is None:
@@ -378,6 +376,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     async with UnitOfWork(request.app[DATABASE], write=False) as uow:
         keys = await document_keys(uow.session, document)
+        case = await uow.session.get(Case, document.case_id)
 
     async def plaintext() -> AsyncIterator[bytes]:
         for key in keys:  # one object, or the pieces of a resumed upload, in order
@@ -385,17 +384,17 @@ async def download(request: web.Request) -> web.StreamResponse:
                 yield chunk
 
     chunks = plaintext()
+    first = b""
     try:
-        first = await anext(chunks, b"")
+        # Enough bytes to type a document stored before type detection.
+        while len(first) < SNIFF_BYTES and (chunk := await anext(chunks, b"")):
+            first += chunk
     except Exception as error:  # the store's own errors: missing, corrupted
         log.warning("document unavailable", extra={"case_id": document.case_id,
                                                    "error": type(error).__name__})
         raise web.HTTPNotFound(text="This file is not available.") from None
-    response = web.StreamResponse(headers={
-        "Content-Type": "application/octet-stream",
-        "Content-Disposition": _disposition(document.filename),
-        "Cache-Control": "no-store",
-    })
+    response = web.StreamResponse(headers=download_headers(
+        document.detected_type, first, case.reference if case else None, document.id))
     await response.prepare(request)
     await response.write(first)
     async for chunk in chunks:

@@ -140,7 +140,9 @@
       cache: "no-store",
     });
     if (response.status === 201) return new URL(response.headers.get("Location"), window.location.href).href;
-    if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+    // 507: the server is short of disk space; its message says to come back later.
+    if ((response.status >= 400 && response.status < 500 && response.status !== 429)
+        || response.status === 507) {
       throw new Fatal(await errorText(response, t.error));
     }
     throw new Error(`create answered ${response.status}`);
@@ -238,14 +240,16 @@
           if (offset === null) throw new Fatal(t.error);
           continue;
         }
-        if (xhr.status >= 400 && xhr.status < 500 && ![408, 423, 429].includes(xhr.status)) {
+        const full = xhr.status === 507;  // kept for a later resume, with the server's words
+        if (full || (xhr.status >= 400 && xhr.status < 500
+                     && ![408, 423, 429].includes(xhr.status))) {
           let message = t.error;
           try {
             message = JSON.parse(xhr.responseText).error || t.error;
           } catch (_error) {
             // keep the generic text
           }
-          if (xhr.status !== 400) storage.set(key, null);
+          if (xhr.status !== 400 && !full) storage.set(key, null);
           if (xhr.status === 400) throw new Error("bad request, retry from HEAD");
           throw new Fatal(message);
         }
