@@ -39,7 +39,7 @@ class FailureDelay:
         wait = 0.0
         for name, free in counters.items():
             counter = await self.throttle.read(name, self.window, now)
-            if counter is None:
+            if counter is None or counter.count < free:
                 continue
             until = counter.last_hit + self.delay(counter.count, free)
             wait = max(wait, (until - now).total_seconds())
