@@ -34,6 +34,7 @@ from bot.keys import (
 from bot.outbox import OutboxDispatcher
 from bot.replies import ReplyWriter
 from bot.settings import Settings
+from bot.throttle import forget_old_counters
 from bot.timers import TimerService, make_scheduler
 from bot.upload_links import seal_links_at_rest
 from bot.uploads import FILES, UPLOADS
@@ -158,6 +159,8 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     scheduler = make_scheduler(timers, settings.timer_poll_seconds)
     scheduler.add_job(app[UPLOADS].expire_abandoned, "cron", hour=3, minute=47,
                       id="abandoned-uploads")
+    scheduler.add_job(forget_old_counters, "cron", hour=4, minute=13, args=(database, clock),
+                      id="throttle-counters")
     scheduler.start()
     yield
     scheduler.shutdown(wait=False)

@@ -137,6 +137,50 @@ def cmd_add_coordinator(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_password() -> str:
+    """The new password: `COORDINATOR_PASSWORD`, or asked twice without echo."""
+    password = os.environ.get("COORDINATOR_PASSWORD")
+    if password:
+        return password
+    password = getpass.getpass("New password: ")
+    if getpass.getpass("Repeat it: ") != password:
+        raise ValueError("the two passwords differ")
+    return password
+
+
+def cmd_change_password(settings: Settings, args: argparse.Namespace) -> int:
+    """Set a coordinator's new password and end all their inbox sessions."""
+    from bot.clock import system_clock
+    from bot.coordinators import NoSuchCoordinator, WeakPassword, change_password
+
+    try:
+        password = _new_password()
+        _, ended = asyncio.run(
+            change_password(settings.database_url, args.email, password, system_clock())
+        )
+    except (NoSuchCoordinator, WeakPassword, ValueError) as error:
+        _say(f"not changed: {error}")
+        return 1
+    _say(f"password changed; {ended} inbox session(s) ended")
+    return 0
+
+
+def cmd_deactivate_coordinator(settings: Settings, args: argparse.Namespace) -> int:
+    """Close a coordinator's account: their sessions end at once, sign-in is refused."""
+    from bot.clock import system_clock
+    from bot.coordinators import NoSuchCoordinator, deactivate_coordinator
+
+    try:
+        _, ended = asyncio.run(
+            deactivate_coordinator(settings.database_url, args.email, system_clock())
+        )
+    except NoSuchCoordinator as error:
+        _say(f"not deactivated: no coordinator {error}")
+        return 1
+    _say(f"coordinator deactivated; {ended} inbox session(s) ended")
+    return 0
+
+
 def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
     """Extract, update, compile-check or check the message catalogs."""
     from bot.i18n import workflow
@@ -178,6 +222,8 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
 COMMANDS = {
     "migrate": cmd_migrate, "run": cmd_run, "demo": cmd_demo, "i18n": cmd_i18n,
     "add-coordinator": cmd_add_coordinator, "backup": cmd_backup, "restore": cmd_restore,
+    "change-password": cmd_change_password,
+    "deactivate-coordinator": cmd_deactivate_coordinator,
 }
 
 
@@ -189,8 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         p = sub.add_parser(name, help=(fn.__doc__ or "").strip())
         if name == "i18n":
             p.add_argument("rest", nargs=argparse.REMAINDER)
-        if name == "add-coordinator":
+        if name in ("add-coordinator", "change-password", "deactivate-coordinator"):
             p.add_argument("email")
+        if name == "add-coordinator":
             p.add_argument("name")
         if name in ("backup", "restore"):
             p.add_argument("directory", type=Path)

@@ -14,13 +14,16 @@ import binascii
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.inbox_sessions import EndReason, end_all
 from storage.db import Database
-from storage.tables import Coordinator
+from storage.tables import AuditEntry, Coordinator
 from storage.unit_of_work import UnitOfWork
 
 SCRYPT_LOG2_N = 15
@@ -131,14 +134,74 @@ async def create_coordinator(
     return coordinator
 
 
-async def authenticate(session: AsyncSession, email: str, password: str) -> Coordinator | None:
-    """The active account these credentials open, or None (same cost either way)."""
+@dataclass(frozen=True)
+class SignInCheck:
+    """What a sign-in attempt found: the account named (for the audit log) and if it opens."""
+
+    account_id: int | None
+    coordinator: Coordinator | None
+
+
+async def check_sign_in(session: AsyncSession, email: str, password: str) -> SignInCheck:
+    """Check credentials (same cost whether the account exists); a deactivated account
+    never opens, even with its password."""
     coordinator = await find_by_email(session, email)
     stored = coordinator.password_hash if coordinator is not None else _DUMMY_HASH
     matches = await asyncio.to_thread(verify_password, password, stored)
-    if coordinator is None or not matches or not coordinator.active:
-        return None
-    return coordinator
+    if coordinator is None:
+        return SignInCheck(None, None)
+    if not matches or not coordinator.active:
+        return SignInCheck(coordinator.id, None)
+    return SignInCheck(coordinator.id, coordinator)
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> Coordinator | None:
+    """The active account these credentials open, or None (same cost either way)."""
+    return (await check_sign_in(session, email, password)).coordinator
+
+
+class NoSuchCoordinator(LookupError):
+    """No account has this e-mail address."""
+
+
+async def change_password(
+    database_url: str, email: str, password: str, now: datetime
+) -> tuple[int, int]:
+    """Set a new password and end every session of the account (`intake-bot
+    change-password`): whoever held a session or the old password is out. Returns the
+    account id and how many sessions ended."""
+    _check_strength(password)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    return await _update_account(database_url, email, now, EndReason.PASSWORD,
+                                 password_hash=password_hash)
+
+
+async def deactivate_coordinator(database_url: str, email: str, now: datetime) -> tuple[int, int]:
+    """Close an account at once (`intake-bot deactivate-coordinator`): its sessions end and
+    it can no longer sign in. Returns the account id and how many sessions ended."""
+    return await _update_account(database_url, email, now, EndReason.DEACTIVATED, active=False)
+
+
+async def _update_account(
+    database_url: str, email: str, now: datetime, reason: EndReason, **changes: Any
+) -> tuple[int, int]:
+    database = Database(database_url)
+    try:
+        async with UnitOfWork(database) as uow:
+            coordinator = await find_by_email(uow.session, email)
+            if coordinator is None:
+                raise NoSuchCoordinator(normalize_email(email))
+            for name, value in changes.items():
+                setattr(coordinator, name, value)
+            ended = await end_all(uow.session, coordinator.id, now, reason)
+            uow.session.add(AuditEntry(
+                coordinator_id=coordinator.id, action=f"account_{reason.value}",
+                detail={"sessions_ended": ended, "by": "command_line"}, at=now,
+            ))
+            await uow.commit()
+            return coordinator.id, ended
+    finally:
+        await database.dispose()
 
 
 async def ensure_demo_coordinator(session: AsyncSession) -> tuple[str, str]:

@@ -10,11 +10,13 @@ they reach the database (they hold client and e-mail addresses).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.clock import Clock
 from storage.db import Database
 from storage.tables import ThrottleCounter
 from storage.unit_of_work import UnitOfWork
@@ -23,6 +25,15 @@ from storage.unit_of_work import UnitOfWork
 def key_hash(name: str) -> str:
     """What the database stores instead of the counter's name."""
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A counter's value in its current window and when it was last hit."""
+
+    count: int
+    window_start: datetime
+    last_hit: datetime
 
 
 class Throttle:
@@ -69,6 +80,18 @@ class Throttle:
             return 0
         return int(row.count)
 
+    async def read(self, name: str, window: timedelta, now: datetime) -> Counter | None:
+        """The counter with its times (delays grow from the last hit), None when idle."""
+        async with UnitOfWork(self.database, write=False) as uow:
+            row = (
+                await uow.session.execute(
+                    select(ThrottleCounter).where(ThrottleCounter.key_hash == key_hash(name))
+                )
+            ).scalar_one_or_none()
+        if row is None or row.window_start <= now - window:
+            return None
+        return Counter(int(row.count), row.window_start, row.updated_at)
+
     async def clear(self, name: str) -> None:
         """Forget a counter (a correct password clears its account's failures)."""
         async with UnitOfWork(self.database) as uow:
@@ -85,3 +108,12 @@ class Throttle:
             )
             await uow.commit()
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+# Longer than any window a counter is used with (the longest is a day), so no live count is lost.
+COUNTER_RETENTION = timedelta(days=2)
+
+
+async def forget_old_counters(database: Database, clock: Clock) -> int:
+    """The daily job: drop counters nobody has hit for two days."""
+    return await Throttle(database).forget_older_than(clock() - COUNTER_RETENTION)

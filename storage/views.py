@@ -51,11 +51,16 @@ def mask_capabilities(text: str) -> str:
 
 
 class InboxFilter(StrEnum):
-    """Which conversations the list shows."""
+    """Which conversations the list shows.
+
+    Conversations that never consented (anyone can open a web chat) are kept apart: they are
+    only under `UNCONSENTED`, so a flood of them cannot push real cases out of the others.
+    """
 
     ATTENTION = "attention"
     MINE = "mine"
     ALL = "all"
+    UNCONSENTED = "unconsented"
 
 
 class InboxSort(StrEnum):
@@ -110,6 +115,7 @@ class InboxCounts:
     attention: int
     mine: int
     all: int
+    unconsented: int
 
 
 @dataclass(frozen=True)
@@ -308,6 +314,12 @@ class _ListParts:
             .where(or_(family_wrote, Case.id.is_not(None)))
         )
 
+    @property
+    def consented(self) -> Any:
+        """A family that gave consent (a case exists only after consent; an erased case
+        keeps its row)."""
+        return or_(Contact.consent_at.is_not(None), Case.id.is_not(None))
+
     def attention(self) -> Any:
         """The condition of the "needs attention" filter (mirrors `InboxRow.needs_attention`)."""
         return or_(
@@ -336,6 +348,10 @@ async def inbox_rows(
         Contact, ConversationRow.state, Case, Coordinator.name, parts.held, parts.failed,
         parts.open_alerts, parts.last_at,
     ))
+    if show is InboxFilter.UNCONSENTED:
+        query = query.where(~parts.consented)
+    else:
+        query = query.where(parts.consented)
     if show is InboxFilter.ATTENTION:
         query = query.where(parts.attention())
     elif show is InboxFilter.MINE:
@@ -373,14 +389,16 @@ async def inbox_rows(
 async def inbox_counts(session: AsyncSession, *, coordinator_id: int | None) -> InboxCounts:
     """How many conversations each tab of the list holds."""
     parts = _ListParts.build()
+    consented = parts.consented
     query = parts.joined(select(
-        func.count().label("all"),
-        func.sum(case((parts.attention(), 1), else_=0)).label("attention"),
-        func.sum(case((_mine(coordinator_id), 1), else_=0)).label("mine"),
+        func.sum(case((consented, 1), else_=0)).label("all"),
+        func.sum(case((and_(consented, parts.attention()), 1), else_=0)).label("attention"),
+        func.sum(case((and_(consented, _mine(coordinator_id)), 1), else_=0)).label("mine"),
+        func.sum(case((consented, 0), else_=1)).label("unconsented"),
     ))
     row = (await session.execute(query)).one()
     return InboxCounts(attention=int(row.attention or 0), mine=int(row.mine or 0),
-                       all=int(row.all or 0))
+                       all=int(row.all or 0), unconsented=int(row.unconsented or 0))
 
 
 async def conversation_detail(

@@ -11,14 +11,13 @@ across sites, and every answer carries `Referrer-Policy: no-referrer` (app middl
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import datetime, timedelta
 
 from aiohttp import ClientPayloadError, web
 
 from bot import upload_links
+from bot.client_address import request_address
 from bot.file_store import make_file_store
 from bot.i18n.negotiate import from_accept_language
 from bot.keys import (
@@ -32,6 +31,7 @@ from bot.keys import (
     SETTINGS,
 )
 from bot.replies import ReplyWriter
+from bot.throttle import Throttle
 from bot.upload_files import READ_CHUNK
 from bot.upload_messages import size_text
 from bot.uploads import (
@@ -54,52 +54,36 @@ OFFSET_TYPE = "application/offset+octet-stream"
 # The page sends large files in pieces: a cut connection costs at most one piece.
 CHUNK_BYTES = 8 * 1024 * 1024
 BAD_TOKEN_LIMIT = 10
-BAD_TOKEN_WINDOW = 300.0
+BAD_TOKEN_WINDOW = timedelta(minutes=5)
 
 routes = web.RouteTableDef()
 
 
 class BadTokenLimiter:
-    """Sliding window of failed token lookups per remote address, in this process only.
+    """Failed token lookups per client address, counted where every worker sees them.
 
-    Several workers each keep their own window; the token's 256 bits are the real defence,
-    this only slows a guesser and keeps the database quiet.
+    A valid token always opens, whatever its address did before: behind the reverse proxy
+    many families can share one address, and one guesser must not lock them all out. Only
+    failures are slowed down: past `limit` failures in `window`, a bad token is answered 429
+    with the time left. The token's 256 bits are the real defence; this tells a guesser (and a
+    broken client) to stop, and the counts show up in one place for every worker.
     """
 
-    def __init__(self, limit: int = BAD_TOKEN_LIMIT, window: float = BAD_TOKEN_WINDOW,
-                 clock: Any = time.monotonic, max_addresses: int = 10_000) -> None:
+    def __init__(self, throttle: Throttle, limit: int = BAD_TOKEN_LIMIT,
+                 window: timedelta = BAD_TOKEN_WINDOW) -> None:
+        self.throttle = throttle
         self.limit = limit
         self.window = window
-        self.clock = clock
-        self.max_addresses = max_addresses
-        self._hits: dict[str, deque[float]] = {}
 
-    def _recent(self, address: str) -> deque[float]:
-        hits = self._hits.get(address)
-        if hits is None:
-            return deque()
-        cutoff = self.clock() - self.window
-        while hits and hits[0] <= cutoff:
-            hits.popleft()
-        if not hits:
-            del self._hits[address]
-        return hits
-
-    def retry_after(self, address: str) -> int | None:
-        """Seconds this address must wait, or None when it may try."""
-        hits = self._recent(address)
-        if len(hits) < self.limit:
+    async def failed(self, address: str, now: datetime) -> int | None:
+        """Count one failed lookup; the seconds to wait when the address is over its limit."""
+        name = f"upload-bad:{address}"
+        if await self.throttle.hit(name, self.window, now) <= self.limit:
             return None
-        return max(1, int(hits[0] + self.window - self.clock()) + 1)
-
-    def record(self, address: str) -> None:
-        """Count one failed lookup."""
-        hits = self._recent(address)
-        if not hits:
-            if len(self._hits) >= self.max_addresses:
-                self._hits.pop(next(iter(self._hits)))
-            self._hits[address] = hits
-        hits.append(self.clock())
+        counter = await self.throttle.read(name, self.window, now)
+        if counter is None:
+            return None
+        return max(1, int((counter.window_start + self.window - now).total_seconds()) + 1)
 
 
 LIMITER = web.AppKey("upload_limiter", BadTokenLimiter)
@@ -156,19 +140,8 @@ def _visitor_language(request: web.Request) -> str:
     return from_accept_language(request.headers.get("Accept-Language")) or "en"
 
 
-def _address(request: web.Request) -> str:
-    # The peer address as aiohttp sees it; behind a reverse proxy that is the proxy (see
-    # the operators' notes), since a client-supplied X-Forwarded-For would defeat the limit.
-    return request.remote or "unknown"
-
-
 async def _open_case(request: web.Request, *, page: bool = False) -> Case | web.Response:
     """The case a token opens, or the answer that says (without a word about the case) why not."""
-    limiter = request.app[LIMITER]
-    address = _address(request)
-    wait = limiter.retry_after(address)
-    if wait is not None:
-        return _refuse(request, 429, "slow_down", page, {"Retry-After": str(wait)})
     now = request.app[CLOCK]()
     token = request.match_info["token"]
     async with UnitOfWork(request.app[DATABASE], write=False) as uow:
@@ -180,7 +153,9 @@ async def _open_case(request: web.Request, *, page: bool = False) -> Case | web.
         return case
     problem = found if isinstance(found, upload_links.LinkProblem) else (
         upload_links.LinkProblem.REVOKED)
-    limiter.record(address)
+    wait = await request.app[LIMITER].failed(request_address(request), now)
+    if wait is not None:
+        return _refuse(request, 429, "slow_down", page, {"Retry-After": str(wait)})
     status = 404 if problem is upload_links.LinkProblem.UNKNOWN else 410
     return _refuse(request, status, problem.value, page, {})
 
@@ -405,6 +380,7 @@ async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
             app[DISPATCHER].wake()
 
     app[FILES] = store
+    app[LIMITER] = BadTokenLimiter(Throttle(app[DATABASE]))
     app[UPLOADS] = UploadService(
         app[DATABASE], store, renderer,
         ReplyWriter(renderer, app[CHANNELS], store.sealer()), app[CLOCK],
@@ -415,6 +391,5 @@ async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     """Register the upload routes and, after the database's, the store's cleanup context."""
-    app[LIMITER] = BadTokenLimiter()
     app.router.add_routes(routes)
     app.cleanup_ctx.append(uploads_ctx)

@@ -21,7 +21,7 @@ from bot.app import create_app
 from bot.coordinators import create_coordinator
 from bot.settings import Settings
 from bot.web.inbox import setup_inbox
-from bot.web.inbox.auth import SESSION_COOKIE, SessionSigner, load_session_key
+from bot.web.inbox.auth import SESSION_COOKIE, load_session_key
 from intake.case import CaseStatus
 from storage.db import Database
 from storage.tables import (
@@ -266,7 +266,7 @@ async def test_repeated_failures_slow_down_even_the_right_password(
         await browser.close()
 
 
-async def test_the_session_cookie_is_signed_http_only_and_strict(
+async def test_the_session_cookie_is_a_random_token_http_only_and_strict(
     inbox_base: str, login: Login,
 ) -> None:
     browser = await InboxBrowser.open(inbox_base)
@@ -279,31 +279,27 @@ async def test_the_session_cookie_is_signed_http_only_and_strict(
         assert response.status == 303 and response.headers["Location"] == "/inbox"
         cookie = response.cookies[SESSION_COOKIE]
         assert cookie["httponly"] and cookie["samesite"] == "Strict"
-        assert cookie["path"] == "/inbox" and int(cookie["max-age"]) == 8 * 3600
+        assert cookie["path"] == "/inbox" and int(cookie["max-age"]) == 12 * 3600
         assert not cookie["secure"]  # the test server is plain http
+        assert len(cookie.value) >= 43 and str(login.id) not in cookie.value.split(".")
     finally:
         await browser.close()
 
 
-async def test_a_forged_tampered_or_expired_session_cookie_is_refused(
+async def test_a_forged_or_tampered_session_cookie_is_refused(
     inbox_base: str, login: Login, settings: Settings,
 ) -> None:
-    other = await add_login(settings.database_url, "ben@team.example", "Ben")
     browser = await InboxBrowser.open(inbox_base)
     try:
         await browser.sign_in(login.email)
         genuine = browser.session.cookie_jar.filter_cookies(URL(inbox_base + "/inbox"))
         token = genuine[SESSION_COOKIE].value
-        key = load_session_key(settings)
-        now = datetime.now(UTC)
-        payload, _, signature = token.rpartition(".")
-        _, expires, nonce = payload.split(".")
         forgeries = [
             "garbage",
-            f"{other.id}.{expires}.{nonce}.{signature}",  # someone else's id, same signature
-            SessionSigner(b"k" * 32).issue(login.id, now),  # signed with another key
-            SessionSigner(key).issue(login.id, now - timedelta(hours=9)),  # expired
+            f"{login.id}.{token}",
             token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+            token + "x",
+            "x" * 200,
         ]
         for forged in forgeries:
             browser.session.cookie_jar.clear()
@@ -620,7 +616,9 @@ async def test_the_audit_log_lists_views_and_changes_with_ids_only(
         assert expected in shown, expected
     entries = await rows(settings.database_url, AuditEntry)
     for entry in entries:
-        assert all(isinstance(v, int | str | None) for v in entry.detail.values())
+        for value in entry.detail.values():
+            assert isinstance(value, int | str | None) or (
+                isinstance(value, list) and all(isinstance(v, int) for v in value)), value
         assert "Dear family" not in str(entry.detail) and "Amira" not in str(entry.detail)
     assert {e.contact_id for e in entries if e.action in ("view", "reply")} == {contact_id}
 

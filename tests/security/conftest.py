@@ -1,10 +1,11 @@
 """Fixtures of the attack tests: a submitted case seeded in the database, the app on a
-loopback port, the case's upload link, a signed-in coordinator, the fake Bot API."""
+loopback port (or behind a trusted proxy, with a clock the tests move), the case's upload
+link, a signed-in coordinator, the fake Bot API."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,11 +17,13 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.channels.telegram import TELEGRAM
+from bot.client_address import parse_networks
 from bot.settings import Settings
 from intake.case import CaseStatus
 from storage.db import Database
 from storage.tables import Case, CaseHistory, Contact, ConversationRow, Document, UploadSession
 from storage.unit_of_work import UnitOfWork
+from tests.clock import FakeClock
 from tests.e2e.conftest import _ptb_timedelta, fake, tg_settings  # noqa: F401  (fixtures)
 from tests.e2e.test_inbox import SEEDED_ANSWERS, InboxBrowser, add_login
 from tests.e2e.upload_client import TusClient, link_for
@@ -144,3 +147,43 @@ async def site(settings: Settings) -> AsyncIterator[Site]:
         yield opened
     finally:
         await opened.close()
+
+
+# The test client connects from 127.0.0.1: configured as the reverse proxy, its
+# X-Forwarded-For header says which client a request is from.
+PROXY = "127.0.0.1"
+
+Serve = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The app's clock, moved by the tests."""
+    return FakeClock()
+
+
+@pytest.fixture
+def proxied(settings: Settings) -> Settings:
+    """Settings of a deployment behind a reverse proxy on loopback."""
+    return settings.with_overrides(trusted_proxies=parse_networks(PROXY))
+
+
+@pytest.fixture
+async def serve(clock: FakeClock) -> AsyncIterator[Serve]:
+    """Start the whole app (one more worker on each call) and give its base URL."""
+    servers: list[TestServer] = []
+
+    async def start(settings: Settings) -> str:
+        server = TestServer(create_app(settings, clock), host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.port}"
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+def from_client(address: str) -> dict[str, str]:
+    """Headers of a request the proxy forwards for `address`."""
+    return {"X-Forwarded-For": address}

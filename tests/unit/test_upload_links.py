@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.throttle import Throttle
 from bot.upload_files import clean_relative_path, display_name
 from bot.upload_links import (
     LinkProblem,
@@ -110,25 +111,20 @@ def test_the_url_joins_the_public_base_and_the_token() -> None:
     assert url("https://intake.example/", "abc") == "https://intake.example/upload/abc"
 
 
-def test_the_limiter_slows_an_address_after_repeated_bad_tokens_then_forgets() -> None:
-    now = [1000.0]
-    limiter = BadTokenLimiter(limit=3, window=60.0, clock=lambda: now[0])
-    for _ in range(3):
-        assert limiter.retry_after("10.0.0.1") is None
-        limiter.record("10.0.0.1")
-    wait = limiter.retry_after("10.0.0.1")
-    assert wait is not None and 0 < wait <= 61
-    assert limiter.retry_after("10.0.0.2") is None
-    now[0] += 61
-    assert limiter.retry_after("10.0.0.1") is None
-
-
-def test_the_limiter_keeps_a_bounded_number_of_addresses() -> None:
-    limiter = BadTokenLimiter(limit=1, window=60.0, max_addresses=2)
-    for address in ("a", "b", "c"):
-        limiter.record(address)
-    assert limiter.retry_after("a") is None
-    assert limiter.retry_after("c") is not None
+async def test_the_limiter_answers_failures_past_the_limit_with_the_time_left(
+    database_url: str,
+) -> None:
+    database = Database(database_url)
+    try:
+        limiter = BadTokenLimiter(Throttle(database), limit=3, window=timedelta(seconds=60))
+        t0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+        for _ in range(3):
+            assert await limiter.failed("10.0.0.1", t0) is None
+        assert await limiter.failed("10.0.0.1", t0 + timedelta(seconds=20)) == 41
+        assert await limiter.failed("10.0.0.2", t0) is None
+        assert await limiter.failed("10.0.0.1", t0 + timedelta(seconds=61)) is None
+    finally:
+        await database.dispose()
 
 
 def _b64(text: str) -> str:

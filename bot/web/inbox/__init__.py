@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 
+from bot.failure_delay import FailureDelay
+from bot.inbox_sessions import SessionStore
 from bot.keys import CHANNELS, CLOCK, DATABASE, DISPATCHER, RENDERER, SETTINGS
 from bot.replies import ReplyWriter
+from bot.throttle import Throttle
 from bot.web.inbox.actions import InboxActions
-from bot.web.inbox.auth import SIGNER, THROTTLE, LoginThrottle, SessionSigner, load_session_key
+from bot.web.inbox.auth import (
+    SESSIONS,
+    SIGNER,
+    THROTTLE,
+    SessionSigner,
+    SignInLimits,
+    load_session_key,
+)
 from bot.web.inbox.routes import ACTIONS, routes
 
 __all__ = ["setup_inbox"]
@@ -22,14 +33,20 @@ def setup_inbox(app: web.Application) -> None:
     if app.get(INSTALLED):
         return
     app[INSTALLED] = True
-    app[THROTTLE] = LoginThrottle()
     app.router.add_routes(routes)
     app.cleanup_ctx.append(_inbox_ctx)
 
 
 async def _inbox_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Load the session key (a file read, so not at import or build time) and the actions."""
-    app[SIGNER] = SessionSigner(load_session_key(app[SETTINGS]))
+    """Load the session key (a file read, so not at import or build time), the session
+    store, the sign-in limits and the actions."""
+    settings, database = app[SETTINGS], app[DATABASE]
+    app[SIGNER] = SessionSigner(load_session_key(settings))
+    app[SESSIONS] = SessionStore(
+        database, idle=timedelta(minutes=settings.inbox_idle_minutes),
+        lifetime=timedelta(hours=settings.inbox_session_hours),
+    )
+    app[THROTTLE] = SignInLimits(FailureDelay(Throttle(database)))
 
     def wake_dispatcher() -> None:
         dispatcher = app.get(DISPATCHER)

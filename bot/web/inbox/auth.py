@@ -1,10 +1,11 @@
-"""Inbox sign-in: signed session cookies, CSRF tokens, and slowing down password guessing.
+"""Inbox sign-in: server-side sessions, CSRF tokens, and slowing down password guessing.
 
-The session cookie is `<coordinator id>.<expiry>.<nonce>.<HMAC-SHA256>`: nothing secret in it,
-nothing stored server-side, valid on every worker that shares the key. The account is still
-loaded on every request, so a deactivated coordinator is out at once. A CSRF token is an HMAC of
-the session cookie (of a pre-login nonce cookie on the login form); SameSite=Strict is the
-second line of defence.
+The session cookie holds a random token; the session itself lives in the database
+(`bot.inbox_sessions`), so signing out, idleness, age, a password change or a deactivation end
+it on every worker at once. A CSRF token is an HMAC of the session token (of a pre-login nonce
+cookie on the login form), so it dies with the session; SameSite=Strict is the second line of
+defence. Failed sign-ins slow down further attempts per account and client address, and per
+client address (`SignInLimits`), in counters every worker shares.
 """
 
 from __future__ import annotations
@@ -17,28 +18,30 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.keys import CLOCK, DATABASE, SETTINGS
+from bot.coordinators import normalize_email
+from bot.failure_delay import FailureDelay
+from bot.inbox_sessions import Session, SessionStore
+from bot.keys import CLOCK, SETTINGS
 from bot.settings import Settings
 from bot.web.inbox.language import ui_text
 from intake.prompts import N_
 from storage.tables import Coordinator
-from storage.unit_of_work import UnitOfWork
 
 SESSION_COOKIE = "inbox_session"
 LOGIN_COOKIE = "inbox_login"
-SESSION_LIFETIME = timedelta(hours=8)
 LOGIN_FORM_LIFETIME = timedelta(hours=1)
 KEY_BYTES = 32
 CSRF_FIELD = "csrf"
 COOKIE_PATH = "/inbox"
+# The inbox page's own background refresh of the list; it is not the coordinator's activity.
+REFRESH_HEADER = "X-Inbox-Refresh"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -47,52 +50,17 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-@dataclass(frozen=True)
-class Session:
-    """A verified session: who, until when, and the cookie it came from."""
-
-    coordinator_id: int
-    expires_at: datetime
-    token: str
-
-
 class SessionSigner:
-    """Issues and checks session cookies and CSRF tokens with one HMAC key."""
+    """Derives CSRF tokens and keyed address hashes from one HMAC key."""
 
-    def __init__(self, key: bytes, lifetime: timedelta = SESSION_LIFETIME) -> None:
+    def __init__(self, key: bytes) -> None:
         if len(key) < KEY_BYTES:
             raise ValueError("the session key needs at least 32 bytes")
         self._key = key
-        self.lifetime = lifetime
 
     def _mac(self, purpose: str, payload: str) -> str:
         message = f"{purpose}|{payload}".encode()
         return _b64(hmac.new(self._key, message, hashlib.sha256).digest())
-
-    def issue(self, coordinator_id: int, now: datetime) -> str:
-        """A fresh session cookie value for a coordinator who just signed in."""
-        expires = int((now + self.lifetime).timestamp())
-        payload = f"{coordinator_id}.{expires}.{secrets.token_urlsafe(12)}"
-        return f"{payload}.{self._mac('session', payload)}"
-
-    def read(self, token: str | None, now: datetime) -> Session | None:
-        """The session a cookie carries, or None when forged, malformed or expired."""
-        if not token or len(token) > 200:
-            return None
-        payload, _, signature = token.rpartition(".")
-        if not hmac.compare_digest(signature.encode(), self._mac("session", payload).encode()):
-            return None
-        parts = payload.split(".")
-        if len(parts) != 3:
-            return None
-        try:
-            coordinator_id, expires = int(parts[0]), int(parts[1])
-        except ValueError:
-            return None
-        expires_at = datetime.fromtimestamp(expires, UTC)
-        if expires_at <= now or expires_at > now + self.lifetime + timedelta(minutes=5):
-            return None
-        return Session(coordinator_id, expires_at, token)
 
     def csrf_token(self, session_token: str) -> str:
         """The token every form of this session must send back."""
@@ -101,6 +69,10 @@ class SessionSigner:
     def login_token(self, nonce: str) -> str:
         """The token of the login form, tied to the browser's pre-login nonce cookie."""
         return self._mac("login", nonce)
+
+    def address_hash(self, address: str) -> str:
+        """A client address as the audit log keeps it: keyed, so it cannot be looked up."""
+        return self._mac("address", address)[:22]
 
     @staticmethod
     def matches(expected: str, submitted: str | None) -> bool:
@@ -145,79 +117,44 @@ def _load_or_create_key_file(path: Path) -> bytes:
     return key
 
 
-@dataclass
-class _Failures:
-    count: int
-    last: datetime
+class SignInLimits:
+    """Failed sign-ins slow down further attempts per account and address, and per address.
 
-
-class LoginThrottle:
-    """Slows down password guessing per e-mail address and per client address (in-process).
-
-    After `limit` failures within `window`, further attempts wait `base_delay`, doubling with
-    every failure up to `max_delay`; a success clears the e-mail's record.
+    There is no delay per account alone: then anyone could keep a coordinator out by failing
+    on purpose. A correct password from an address that is not itself over its limit gets in
+    once the account-and-address delay has passed, and every delay is capped (`FailureDelay`).
     """
 
     def __init__(
-        self, *, per_email: int = 5, per_address: int = 20,
-        window: timedelta = timedelta(minutes=15), base_delay: timedelta = timedelta(seconds=30),
-        max_delay: timedelta = timedelta(minutes=15), max_entries: int = 10_000,
+        self, delay: FailureDelay, *, per_account: int = 5, per_address: int = 20
     ) -> None:
-        self.limits = {"email": per_email, "address": per_address}
-        self.window = window
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.max_entries = max_entries
-        self._failures: dict[str, _Failures] = {}
+        self.delay = delay
+        self.per_account = per_account
+        self.per_address = per_address
 
-    @staticmethod
-    def keys(email: str, address: str | None) -> tuple[str, str]:
-        """The records one attempt counts against."""
-        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-        return f"email:{digest}", f"address:{address or '-'}"
+    def counters(self, email: str, address: str) -> dict[str, int]:
+        """The counters (name: free failures) one attempt counts against."""
+        return {
+            f"login-account:{normalize_email(email)}|{address}": self.per_account,
+            f"login-address:{address}": self.per_address,
+        }
 
-    def retry_after(self, keys: Iterable[str], now: datetime) -> float:
-        """Seconds to wait before another attempt is looked at; 0 when free to try."""
-        wait = 0.0
-        for key in keys:
-            record = self._failures.get(key)
-            if record is None or now - record.last > self.window:
-                continue
-            excess = record.count - self.limits[key.split(":", 1)[0]]
-            if excess < 0:
-                continue
-            delay = min(self.base_delay * (2 ** min(excess, 16)), self.max_delay)
-            wait = max(wait, (record.last + delay - now).total_seconds())
-        return max(0.0, wait)
+    async def wait(self, email: str, address: str, now: datetime) -> float:
+        """Seconds before this attempt may be looked at."""
+        return await self.delay.wait(self.counters(email, address), now)
 
-    def failed(self, keys: Iterable[str], now: datetime) -> None:
+    async def failed(self, email: str, address: str, now: datetime) -> None:
         """Count a failed attempt."""
-        if len(self._failures) >= self.max_entries:
-            self._forget_old(now)
-        for key in keys:
-            record = self._failures.get(key)
-            if record is None or now - record.last > self.window:
-                self._failures[key] = _Failures(1, now)
-            else:
-                record.count += 1
-                record.last = now
+        await self.delay.failed(self.counters(email, address), now)
 
-    def succeeded(self, keys: Iterable[str]) -> None:
-        """A correct password clears the e-mail's failures (not the address's)."""
-        for key in keys:
-            if key.startswith("email:"):
-                self._failures.pop(key, None)
-
-    def _forget_old(self, now: datetime) -> None:
-        horizon = self.window + self.max_delay
-        for key in [k for k, r in self._failures.items() if now - r.last > horizon]:
-            del self._failures[key]
-        if len(self._failures) >= self.max_entries:
-            self._failures.clear()
+    async def succeeded(self, email: str, address: str) -> None:
+        """A correct password clears its account-and-address failures (not the address's)."""
+        await self.delay.clear(next(iter(self.counters(email, address))))
 
 
 SIGNER = web.AppKey("inbox_signer", SessionSigner)
-THROTTLE = web.AppKey("inbox_throttle", LoginThrottle)
+THROTTLE = web.AppKey("inbox_throttle", SignInLimits)
+SESSIONS = web.AppKey("inbox_sessions", SessionStore)
 COORDINATOR = web.RequestKey("inbox_coordinator", Coordinator)
 SESSION = web.RequestKey("inbox_session", Session)
 
@@ -230,7 +167,7 @@ def is_secure(app: web.Application) -> bool:
 def set_session_cookie(response: web.StreamResponse, app: web.Application, token: str) -> None:
     """Attach the session cookie: HttpOnly, SameSite=Strict, Secure behind https."""
     response.set_cookie(
-        SESSION_COOKIE, token, max_age=int(app[SIGNER].lifetime.total_seconds()),
+        SESSION_COOKIE, token, max_age=int(app[SESSIONS].lifetime.total_seconds()),
         path=COOKIE_PATH, httponly=True, samesite="Strict", secure=is_secure(app),
     )
 
@@ -256,17 +193,11 @@ def login_url(target: str) -> str:
 
 
 async def current_session(request: web.Request) -> tuple[Session, Coordinator] | None:
-    """The signed-in, active coordinator of this request, if any."""
-    session = request.app[SIGNER].read(
-        request.cookies.get(SESSION_COOKIE), request.app[CLOCK]()
+    """The live session and active coordinator of this request, if any."""
+    return await request.app[SESSIONS].check(
+        request.cookies.get(SESSION_COOKIE), request.app[CLOCK](),
+        activity=request.headers.get(REFRESH_HEADER) != "1",
     )
-    if session is None:
-        return None
-    async with UnitOfWork(request.app[DATABASE], write=False) as uow:
-        coordinator = await uow.session.get(Coordinator, session.coordinator_id)
-    if coordinator is None or not coordinator.active:
-        return None
-    return session, coordinator
 
 
 def requires_login(handler: Handler) -> Handler:

@@ -16,18 +16,23 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 import bot.keys
+from bot.client_address import request_address
 from bot.content_types import download_headers
-from bot.coordinators import authenticate
+from bot.coordinators import check_sign_in
 from bot.documents import SNIFF_BYTES
+from bot.inbox_sessions import EndReason
 from bot.keys import CATALOGS, CLOCK, DATABASE, JINJA, RENDERER, SETTINGS
 from bot.upload_files import document_keys
+from bot.web.inbox import access
 from bot.web.inbox.actions import ActionError, InboxActions
 from bot.web.inbox.auth import (
     COORDINATOR,
     CSRF_FIELD,
     LOGIN_COOKIE,
     LOGIN_FORM_LIFETIME,
+    REFRESH_HEADER,
     SESSION,
+    SESSIONS,
     SIGNER,
     THROTTLE,
     SessionSigner,
@@ -150,26 +155,31 @@ async def login(request: web.Request) -> web.Response:
         )
     email = str(form.get("email", ""))[:MAX_EMAIL].strip()
     password = str(form.get("password", ""))[:MAX_PASSWORD]
-    throttle, now = request.app[THROTTLE], request.app[CLOCK]()
-    keys = throttle.keys(email, request.remote)
-    wait = throttle.retry_after(keys, now)
+    limits, database, now = request.app[THROTTLE], request.app[DATABASE], request.app[CLOCK]()
+    address = request_address(request)
+    wait = await limits.wait(email, address, now)
     if wait > 0:
+        # Refused before any check, so not audited: a flood of these cannot flood the log.
         response = _login_page(request, nonce, status=429, error="throttled", email=email)
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
-    coordinator = None
+    account_id, coordinator = None, None
     if email and password:
-        async with UnitOfWork(request.app[DATABASE], write=False) as uow:
-            coordinator = await authenticate(uow.session, email, password)
+        async with UnitOfWork(database, write=False) as uow:
+            checked = await check_sign_in(uow.session, email, password)
+        account_id, coordinator = checked.account_id, checked.coordinator
+    address_hash = request.app[SIGNER].address_hash(address)
     if coordinator is None:
-        throttle.failed(keys, now)
+        await limits.failed(email, address, now)
+        await access.sign_in_failed(database, account_id, address_hash, now)
         log.warning("inbox sign-in refused")
         return _login_page(request, nonce, status=401, error="refused", email=email)
-    throttle.succeeded(keys)
-    await request.app[ACTIONS].signed_in(coordinator.id)
+    await limits.succeeded(email, address)
+    token = await request.app[SESSIONS].start(coordinator.id, now)
+    await access.record(database, coordinator.id, "login", now, address=address_hash)
     target = safe_next(request.query.get("next") or str(form.get("next", "")))
     response = web.HTTPSeeOther(target)
-    set_session_cookie(response, request.app, request.app[SIGNER].issue(coordinator.id, now))
+    set_session_cookie(response, request.app, token)
     response.del_cookie(LOGIN_COOKIE, path="/inbox/login")
     raise response
 
@@ -177,8 +187,23 @@ async def login(request: web.Request) -> web.Response:
 @routes.post("/inbox/logout", name="inbox-logout")
 @requires_login
 async def logout(request: web.Request) -> web.Response:
-    """Sign out of this browser."""
-    await request.app[ACTIONS].signed_in(request[COORDINATOR].id, out=True)
+    """Sign out of this browser: the session ends on the server, its cookie is worthless."""
+    now = request.app[CLOCK]()
+    await request.app[SESSIONS].end(request[SESSION].token, now, EndReason.LOGOUT)
+    await access.record(request.app[DATABASE], request[COORDINATOR].id, "logout", now)
+    response = web.HTTPSeeOther("/inbox/login")
+    clear_session_cookie(response)
+    raise response
+
+
+@routes.post("/inbox/logout/everywhere", name="inbox-logout-everywhere")
+@requires_login
+async def logout_everywhere(request: web.Request) -> web.Response:
+    """End every session of this coordinator, on every device (a lost laptop, a shared PC)."""
+    now = request.app[CLOCK]()
+    me = request[COORDINATOR].id
+    ended = await request.app[SESSIONS].end_all(me, now, EndReason.LOGOUT_ALL)
+    await access.record(request.app[DATABASE], me, "logout_all", now, sessions_ended=ended)
     response = web.HTTPSeeOther("/inbox/login")
     clear_session_cookie(response)
     raise response
@@ -200,6 +225,10 @@ async def inbox(request: web.Request) -> web.Response:
     async with UnitOfWork(request.app[DATABASE], write=False) as uow:
         rows = await views.inbox_rows(uow.session, show=show, sort=sort, coordinator_id=me.id)
         counts = await views.inbox_counts(uow.session, coordinator_id=me.id)
+    await access.list_viewed(
+        request.app[DATABASE], me.id, show.value, [row.contact_id for row in rows],
+        request.app[CLOCK](), refresh=request.headers.get(REFRESH_HEADER) == "1",
+    )
     return render(request, "inbox/list.html", nav="list", rows=rows, counts=counts,
                   show=show.value, sort=sort.value, limit=views.LIST_LIMIT)
 
