@@ -145,9 +145,9 @@ async def forget_device(request: web.Request) -> web.Response:
     if not _same_origin(request):
         lang = _visitor_language(request)
         return web.Response(status=403, text=request.app[RENDERER].text(Text.of(EXPIRED), lang))
-    response = web.HTTPSeeOther("/chat")
+    response = web.Response(status=303, headers={"Location": "/chat",
+                                                 "Cache-Control": "no-store"})
     request.app[CHAT_SESSIONS].clear_cookie(response)
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
