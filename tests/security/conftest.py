@@ -16,6 +16,12 @@ from storage.db import Database
 Start = Callable[..., Awaitable[str]]
 
 
+@pytest.fixture(autouse=True)
+def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `telegram_ctx` opts into, undone after each test."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
 @pytest.fixture
 async def start(settings: Settings) -> AsyncIterator[Start]:
     """Start the whole app (settings overridden per test); returns its base URL."""
