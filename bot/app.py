@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 from bot.channels.webchat import WebChatChannel
 from bot.client_address import TRUSTED_PROXIES
@@ -89,6 +89,9 @@ async def index(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, clock: Clock = system_clock) -> web.Application:
     """Build the application; resources open and close in cleanup contexts."""
+    # aiohttp answers a malformed request itself, before any signal runs, with its default
+    # Server header (which names its and Python's versions): that default is what we change.
+    web_response.SERVER_SOFTWARE = SERVER_NAME  # type: ignore[attr-defined]
     app = web.Application(client_max_size=1024**2)
     app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
