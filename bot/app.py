@@ -39,6 +39,7 @@ from bot.uploads import FILES, UPLOADS
 from bot.warmup import warm_up
 from bot.web import chat, upload
 from bot.web.chat_session import CHAT_SESSIONS, ChatSessions
+from bot.web.form_guard import form_guard
 from bot.web.inbox import setup_inbox
 from bot.web.inbox.auth import load_session_key
 from bot.web.templating import make_jinja_env
@@ -92,7 +93,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     # aiohttp answers a malformed request itself, before any signal runs, with its default
     # Server header (which names its and Python's versions): that default is what we change.
     web_response.SERVER_SOFTWARE = SERVER_NAME  # type: ignore[attr-defined]
-    app = web.Application(client_max_size=1024**2)
+    app = web.Application(middlewares=[form_guard], client_max_size=1024**2)
     app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app[CLOCK] = clock

@@ -115,3 +115,12 @@ async def test_a_telegram_update_that_stalls_is_cut_off(start: Start, db: Databa
     finally:
         await fake.close()
     assert await count(db, InboundEvent) == 0
+
+
+async def test_a_sign_in_form_that_trickles_in_is_cut_off(start: Start) -> None:
+    base = await start(body_read_timeout=TIMEOUT)
+    status, took = await trickle(base, "POST", "/inbox/login", {
+        "Content-Type": "application/x-www-form-urlencoded",
+    }, b"email=anna%40team.example&password=secret", first=5, every=0.3)
+    assert status == 408
+    assert took < TIMEOUT + 2
