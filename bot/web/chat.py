@@ -189,6 +189,10 @@ def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return True  # not a browser cross-origin request (browsers always send it on POST)
+    if origin == "null":
+        # A form posted from a page with `Referrer-Policy: no-referrer` (ours) says "null";
+        # the browser's own Sec-Fetch-Site, which no page can set, still tells where from.
+        return request.headers.get("Sec-Fetch-Site") == "same-origin"
     allowed = {request.app[SETTINGS].base_url, f"http://{request.host}",
                f"https://{request.host}"}
     return origin.rstrip("/") in allowed

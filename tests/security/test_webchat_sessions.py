@@ -142,3 +142,16 @@ async def test_another_site_cannot_make_the_browser_forget(start: Start) -> None
                                    headers={"Origin": "https://evil.example"})
         assert response.status == 403
         assert "chat_session" not in response.cookies
+
+
+async def test_a_null_origin_is_believed_only_with_the_browsers_same_origin_mark(
+    start: Start,
+) -> None:
+    base = await start()
+    async with ClientSession(cookie_jar=DummyCookieJar()) as http:
+        cross = await http.post(f"{base}/chat/forget", allow_redirects=False, headers={
+            "Origin": "null", "Sec-Fetch-Site": "cross-site"})
+        assert cross.status == 403
+        own = await http.post(f"{base}/chat/forget", allow_redirects=False, headers={
+            "Origin": "null", "Sec-Fetch-Site": "same-origin"})
+        assert own.status == 303
