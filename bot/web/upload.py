@@ -58,6 +58,7 @@ OFFSET_TYPE = "application/offset+octet-stream"
 CHUNK_BYTES = 8 * 1024 * 1024
 TUS_NUMBER = re.compile(r"^[0-9]{1,19}$")
 MAX_TUS_NUMBER = 2**63 - 1
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 BAD_TOKEN_LIMIT = 10
 BAD_TOKEN_WINDOW = 300.0
 
@@ -343,6 +344,10 @@ async def _upload_case(request: web.Request) -> tuple[Case, str] | web.Response:
     lang = request.app[CATALOGS].resolve(case.language)
     if (bad := _check_tus(request, lang)) is not None:
         return bad
+    if not UPLOAD_ID.match(request.match_info["upload_id"]):
+        # Ids are ours (32 hex digits): anything else is unknown, and a NUL in it would
+        # reach PostgreSQL, which refuses it.
+        return _json_error(request, 404, "not_found", lang)
     return case, lang
 
 
