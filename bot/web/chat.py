@@ -59,11 +59,6 @@ TOO_FAST = N_("You are sending messages very quickly. Please wait a moment and t
 routes = web.RouteTableDef()
 
 
-def external_id(session: ChatSession) -> str:
-    """The contact key of a browser session: a hash, so the database never holds the cookie."""
-    return session.external_id
-
-
 def _now(request: web.Request) -> datetime:
     now: datetime = request.app[CLOCK]()
     return now
