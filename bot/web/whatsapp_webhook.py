@@ -7,6 +7,7 @@ inbound messages are stored durably (deduplicated on `MessageSid`) before Twilio
 from __future__ import annotations
 
 import logging
+import re
 
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 MAX_FORM_BYTES = 256 * 1024
+OUTBOX_ID = re.compile(r"^[0-9]{1,18}$")
 REFUSALS: dict[int, type[web.HTTPClientError]] = {
     408: web.HTTPRequestTimeout, 415: web.HTTPUnsupportedMediaType,
 }
@@ -90,7 +92,9 @@ async def whatsapp_status(request: web.Request) -> web.Response:
     await record_delivery_status(
         request.app[DATABASE], sid=sid, status=status,
         error_code=(form.get("ErrorCode") or "").strip()[:16] or None,
-        outbox_id=int(outbox) if outbox.isdigit() else None,
+        # Our own id in the callback URL; anything else (not ASCII digits, past a database
+        # integer) finds the row by its SID instead.
+        outbox_id=int(outbox) if OUTBOX_ID.match(outbox) else None,
     )
     return _twiml()
 

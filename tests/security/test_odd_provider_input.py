@@ -15,10 +15,10 @@ from bot.settings import Settings
 from storage.db import Database
 from storage.tables import Contact, InboundEvent, Message
 from tests.e2e.test_inbox import InboxBrowser, add_login, seed_case
-from tests.e2e.test_whatsapp import INBOUND, ShiftedClock, World
+from tests.e2e.test_whatsapp import INBOUND, STATUS, ShiftedClock, World
 from tests.e2e.test_whatsapp import start as start_whatsapp
 from tests.fakes.telegram_api import SECRET, TOKEN, FakeTelegram, post_update
-from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, status_params
 from tests.security.conftest import Start, count
 
 
@@ -67,6 +67,16 @@ async def test_an_undecodable_whatsapp_form_is_refused_and_stores_nothing(
         assert 400 <= response.status < 500 and response.status != 403
     assert await world.rows(InboundEvent) == []
     assert world.fake.attempts == 0
+
+
+@pytest.mark.parametrize("outbox", ["99999999999999999999999", "9223372036854775808", "%D9%A1",
+                                    "%00"])
+async def test_a_status_callback_with_an_odd_outbox_id_is_acknowledged(
+    world: World, outbox: str
+) -> None:
+    status, _ = await world.post(f"{STATUS}?outbox={outbox}",
+                                 status_params("SM" + "0" * 32, "delivered"))
+    assert status == 200
 
 
 async def test_a_telegram_message_with_nul_and_a_lone_surrogate_is_cleaned_and_answered(
