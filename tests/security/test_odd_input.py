@@ -194,3 +194,17 @@ async def test_odd_characters_in_a_url_are_harmless(start: Start, path: str) -> 
     async with ClientSession() as http:
         response = await http.get(base + path)
         assert response.status in (200, 404)
+
+
+@pytest.mark.parametrize("accept_language", [
+    "*;q=nan", "fr;q=1e999", "ru;q=inf, tr;q=-1", ";;;,,,", "ar-" * 300,
+])
+async def test_an_odd_accept_language_gets_a_page_and_a_conversation(
+    start: Start, accept_language: str
+) -> None:
+    base = await start()
+    http = await family(base, lang=accept_language)
+    try:
+        assert (await http.get(f"{base}{POLL}")).status == 200
+    finally:
+        await http.close()
