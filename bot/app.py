@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 from bot.channels.webchat import WebChatChannel
 from bot.client_address import TRUSTED_PROXIES
@@ -40,7 +40,10 @@ from bot.upload_links import seal_links_at_rest
 from bot.uploads import FILES, UPLOADS
 from bot.warmup import warm_up
 from bot.web import chat, health, metrics, upload
+from bot.web.chat_session import CHAT_SESSIONS, ChatSessions
+from bot.web.form_guard import form_guard
 from bot.web.inbox import setup_inbox
+from bot.web.inbox.auth import load_session_key
 from bot.web.templating import make_jinja_env
 from storage.db import Database
 
@@ -55,18 +58,22 @@ SECURITY_HEADERS = {
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
+# No library or Python version: it would only help an attacker pick an exploit.
+SERVER_NAME = "intake"
+HSTS = "max-age=31536000"
 
 
-@web.middleware
-async def security_headers(
-    request: web.Request, handler: web.RequestHandler  # type: ignore[name-defined]
-) -> web.StreamResponse:
-    """Every page and API answer carries the same protective headers."""
-    response: web.StreamResponse = await handler(request)
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer (pages, API, redirects, errors, 404s, files) carries the same protective
+    headers; a handler's own choice (a stricter CSP on a download) is kept."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    return response
+    response.headers["Server"] = SERVER_NAME
+    if request.app[SETTINGS].base_url.startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -85,7 +92,11 @@ async def index(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, clock: Clock = system_clock) -> web.Application:
     """Build the application; resources open and close in cleanup contexts."""
-    app = web.Application(middlewares=[security_headers], client_max_size=1024**2)
+    # aiohttp answers a malformed request itself, before any signal runs, with its default
+    # Server header (which names its and Python's versions): that default is what we change.
+    web_response.SERVER_SOFTWARE = SERVER_NAME  # type: ignore[attr-defined]
+    app = web.Application(middlewares=[form_guard], client_max_size=1024**2)
+    app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[TRUSTED_PROXIES] = settings.trusted_proxies
@@ -103,6 +114,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app.router.add_routes(chat.routes)
     app.router.add_static("/static", STATIC_DIR)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_chat_sessions)
     upload.setup(app)  # routes, bad-token limiter, file store and upload service
     if settings.telegram_enabled:
         from bot.channels.telegram import TELEGRAM_COMMANDS, telegram_ctx
@@ -131,6 +143,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[DATABASE] = database
     yield
     await database.dispose()
+
+
+async def _chat_sessions(app: web.Application) -> AsyncIterator[None]:
+    # The key is a file read, so not at build time; the inbox reads the same key.
+    app[CHAT_SESSIONS] = ChatSessions.for_settings(load_session_key(app[SETTINGS]),
+                                                   app[SETTINGS])
+    yield
 
 
 async def _workers(app: web.Application) -> AsyncIterator[None]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import logging
+import math
 import re
-import secrets
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -15,9 +16,11 @@ from sqlalchemy import exists, select
 
 from bot.channels.base import Inbound
 from bot.channels.webchat import NAME as WEBCHAT
+from bot.client_address import request_address
 from bot.i18n.negotiate import from_accept_language, text_direction
 from bot.keys import (
     CATALOGS,
+    CLOCK,
     DATABASE,
     FILES,
     JINJA,
@@ -26,35 +29,51 @@ from bot.keys import (
     SETTINGS,
     WEBCHAT_CHANNEL,
 )
+from bot.throttle import Throttle
 from bot.upload_links import open_links
+from bot.web.bodies import BodyError, read_json
+from bot.web.chat_session import CHAT_SESSIONS, ChatSession
 from bot.web.templating import render_page
-from intake.prompts import Text
+from intake.prompts import N_, Text
 from storage.tables import Contact, InboundEvent, Message, OutboxItem
 from storage.unit_of_work import UnitOfWork
 
-COOKIE = "chat_session"
+log = logging.getLogger(__name__)
+
 MAX_TEXT = 20_000
+MAX_BODY = MAX_TEXT * 4 + 1024
 MAX_WAIT_SECONDS = 25.0
+MAX_ID = 2**63 - 1
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 CHOICE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+DIGITS = re.compile(r"^[0-9]{1,19}$")
+NEW_CONVERSATION_WINDOW = timedelta(hours=1)
+MESSAGE_WINDOW = timedelta(minutes=1)
+
+EXPIRED = N_("Your session has expired. Please reload the page.")
+UNREADABLE = N_("Your message could not be read. Please try again.")
+TOO_LONG = N_("This message is too long.")
+TOO_SLOW = N_("Your message took too long to arrive. Please try again.")
+TOO_MANY_NEW = N_("Many conversations were started from your connection recently. "
+                  "Please try again later.")
+TOO_FAST = N_("You are sending messages very quickly. Please wait a moment and try again.")
 
 routes = web.RouteTableDef()
 
 
-def _session_token(request: web.Request) -> str | None:
-    token = request.cookies.get(COOKIE, "")
-    return token if 20 <= len(token) <= 100 else None
+def _now(request: web.Request) -> datetime:
+    now: datetime = request.app[CLOCK]()
+    return now
 
 
-def external_id(token: str) -> str:
-    """The contact key of a browser session: a hash, so the database never holds the cookie."""
-    return hashlib.sha256(token.encode()).hexdigest()
+def _session(request: web.Request) -> ChatSession | None:
+    return request.app[CHAT_SESSIONS].from_request(request, _now(request))
 
 
-async def _contact(request: web.Request, token: str) -> Contact | None:
+async def _contact(request: web.Request, session: ChatSession) -> Contact | None:
     async with UnitOfWork(request.app[DATABASE], write=False) as uow:
         query = select(Contact).where(
-            Contact.channel == WEBCHAT, Contact.external_id == external_id(token)
+            Contact.channel == WEBCHAT, Contact.external_id == session.external_id
         )
         return (await uow.session.execute(query)).scalar_one_or_none()
 
@@ -62,60 +81,103 @@ async def _contact(request: web.Request, token: str) -> Contact | None:
 def _page_language(request: web.Request, contact: Contact | None) -> str:
     if contact is not None and contact.locale:
         return contact.locale
+    return _visitor_language(request)
+
+
+def _visitor_language(request: web.Request) -> str:
     return from_accept_language(request.headers.get("Accept-Language")) or "en"
 
 
-def _error(request: web.Request, lang: str, status: int, msgid: str) -> web.Response:
-    text = request.app[RENDERER].text(Text(msgid), lang)
-    return web.json_response({"error": text}, status=status)
+def _error(request: web.Request, lang: str, status: int, msgid: str,
+           **headers: str) -> web.Response:
+    text = request.app[RENDERER].text(Text.of(msgid), lang)
+    return web.json_response({"error": text}, status=status,
+                             headers={"Cache-Control": "no-store", **headers})
+
+
+async def _over_limit(
+    request: web.Request, kind: str, limit: int, window: timedelta
+) -> bool:
+    """Count one more `kind` from this client address; shared by every worker."""
+    name = f"webchat:{kind}:{request_address(request)}"
+    count = await Throttle(request.app[DATABASE]).hit(name, window, _now(request))
+    return count > limit
+
+
+async def _refuse_new_conversation(request: web.Request, lang: str) -> web.Response | None:
+    """The answer when this address started too many conversations lately, else None."""
+    settings = request.app[SETTINGS]
+    if await _over_limit(request, "new", settings.new_conversations_per_hour,
+                         NEW_CONVERSATION_WINDOW):
+        log.warning("webchat new conversation refused", extra={"reason": "rate"})
+        retry = str(int(NEW_CONVERSATION_WINDOW.total_seconds()))
+        return _error(request, lang, 429, TOO_MANY_NEW, **{"Retry-After": retry})
+    return None
 
 
 @routes.get("/chat")
 async def chat_page(request: web.Request) -> web.Response:
-    """The chat page; it opens (or resumes) the conversation of this browser."""
-    token = _session_token(request)
-    contact = await _contact(request, token) if token else None
+    """The chat page; it resumes this browser's conversation. A page view stores nothing:
+    the conversation starts with the page's first poll."""
+    sessions = request.app[CHAT_SESSIONS]
+    session = _session(request)
+    contact = await _contact(request, session) if session else None
     lang = _page_language(request, contact)
     html = render_page(
         request.app[JINJA], request.app[CATALOGS], "chat.html", lang,
-        static_url="/static", api_base="/chat/api",
+        static_url="/static", api_base="/chat/api", forget_url="/chat/forget",
     )
     response = web.Response(text=html, content_type="text/html")
-    if token is None:
-        secure = request.app[SETTINGS].base_url.startswith("https://")
-        response.set_cookie(
-            COOKIE, secrets.token_urlsafe(32), httponly=True, samesite="Lax", secure=secure,
-            max_age=60 * 60 * 24 * 180, path="/chat",
-        )
+    if session is None:
+        # Whatever the browser sent (nothing, a planted or an expired value) is replaced.
+        sessions.set_cookie(response, sessions.new(_now(request)))
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@routes.post("/chat/forget")
+async def forget_device(request: web.Request) -> web.Response:
+    """"Forget this device": the browser loses its session; the conversation stays with the
+    coordinators, and the next visit starts a new one."""
+    if not _same_origin(request):
+        lang = _visitor_language(request)
+        return web.Response(status=403, text=request.app[RENDERER].text(Text.of(EXPIRED), lang))
+    response = web.Response(status=303, headers={"Location": "/chat",
+                                                 "Cache-Control": "no-store"})
+    request.app[CHAT_SESSIONS].clear_cookie(response)
     return response
 
 
 @routes.post("/chat/api/messages")
 async def post_message(request: web.Request) -> web.Response:
     """A family message: stored durably, then acknowledged; replies come through the poll."""
-    token = _session_token(request)
-    lang = from_accept_language(request.headers.get("Accept-Language")) or "en"
-    if token is None:
-        return _error(request, lang, 403, "Your session has expired. Please reload the page.")
-    if not _same_origin(request):
-        return _error(request, lang, 403, "Your session has expired. Please reload the page.")
-    if request.content_type != "application/json":
-        return _error(request, lang, 415, "Your message could not be read. Please try again.")
-    if request.content_length is not None and request.content_length > MAX_TEXT * 4 + 1024:
-        return _error(request, lang, 413, "This message is too long.")
+    session = _session(request)
+    lang = _visitor_language(request)
+    if session is None or not _same_origin(request):
+        return _error(request, lang, 403, EXPIRED)
+    settings = request.app[SETTINGS]
+    if await _over_limit(request, "message", settings.messages_per_minute, MESSAGE_WINDOW):
+        log.warning("webchat message refused", extra={"reason": "rate"})
+        retry = str(int(MESSAGE_WINDOW.total_seconds()))
+        return _error(request, lang, 429, TOO_FAST, **{"Retry-After": retry})
     try:
-        body: Any = await request.json()
-    except ValueError:
-        return _error(request, lang, 400, "Your message could not be read. Please try again.")
-    inbound = _parse_body(body, token, request)
+        body: Any = await read_json(request, limit=MAX_BODY, timeout=settings.body_read_timeout)
+    except BodyError as refused:
+        msgid = {408: TOO_SLOW, 413: TOO_LONG}.get(refused.status, UNREADABLE)
+        return _error(request, lang, refused.status, msgid)
+    inbound = _parse_body(body, session, request)
     if isinstance(inbound, str):
         status = 413 if inbound == "too_long" else 400
-        msgid = ("This message is too long." if status == 413
-                 else "Your message could not be read. Please try again.")
-        return _error(request, lang, status, msgid)
+        return _error(request, lang, status, TOO_LONG if status == 413 else UNREADABLE)
+    if await _contact(request, session) is None and (
+        refused_new := await _refuse_new_conversation(request, lang)
+    ) is not None:
+        return refused_new
     receipt = await request.app[PROCESSOR].receive(inbound)
-    return web.json_response({"accepted": True, "id": receipt.message_id}, status=202)
+    response = web.json_response({"accepted": True, "id": receipt.message_id}, status=202)
+    # Activity: the session lives on for the whole lifetime from now.
+    request.app[CHAT_SESSIONS].set_cookie(response, ChatSession(session.id, _now(request)))
+    return response
 
 
 def _same_origin(request: web.Request) -> bool:
@@ -124,12 +186,16 @@ def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return True  # not a browser cross-origin request (browsers always send it on POST)
+    if origin == "null":
+        # A form posted from a page with `Referrer-Policy: no-referrer` (ours) says "null";
+        # the browser's own Sec-Fetch-Site, which no page can set, still tells where from.
+        return request.headers.get("Sec-Fetch-Site") == "same-origin"
     allowed = {request.app[SETTINGS].base_url, f"http://{request.host}",
                f"https://{request.host}"}
     return origin.rstrip("/") in allowed
 
 
-def _parse_body(body: Any, token: str, request: web.Request) -> Inbound | str:
+def _parse_body(body: Any, session: ChatSession, request: web.Request) -> Inbound | str:
     if not isinstance(body, dict):
         return "malformed"
     client_id = body.get("client_id")
@@ -149,7 +215,7 @@ def _parse_body(body: Any, token: str, request: web.Request) -> Inbound | str:
         return "malformed"
     if text is None and choice is None and choices is None:
         return "malformed"
-    contact_key = external_id(token)
+    contact_key = session.external_id
     return Inbound(
         # Scoped to the session: two browsers choosing the same id stay two messages.
         channel=WEBCHAT, external_id=contact_key,
@@ -159,23 +225,39 @@ def _parse_body(body: Any, token: str, request: web.Request) -> Inbound | str:
     )
 
 
+def _poll_parameters(request: web.Request) -> tuple[int, float] | None:
+    """`after` (a message id) and `wait` (seconds), or None when either is not a number
+    we can use (a database integer overflows past 2**63 - 1)."""
+    after_text = request.query.get("after", "0")
+    if not DIGITS.match(after_text) or int(after_text) > MAX_ID:
+        return None
+    try:
+        wait = float(request.query.get("wait", "0"))
+    except ValueError:
+        return None
+    if not math.isfinite(wait):
+        return None
+    return int(after_text), min(MAX_WAIT_SECONDS, max(0.0, wait))
+
+
 @routes.get("/chat/api/messages")
 async def poll_messages(request: web.Request) -> web.Response:
     """Long poll: the delivered transcript after `after`, as soon as there is something."""
-    token = _session_token(request)
-    if token is None:
-        lang = from_accept_language(request.headers.get("Accept-Language")) or "en"
-        return _error(request, lang, 403, "Your session has expired. Please reload the page.")
-    try:
-        after = max(0, int(request.query.get("after", "0")))
-        wait = min(MAX_WAIT_SECONDS, max(0.0, float(request.query.get("wait", "0"))))
-    except ValueError:
-        return _error(request, "en", 400, "Your message could not be read. Please try again.")
-    contact = await _contact(request, token)
+    session = _session(request)
+    lang = _visitor_language(request)
+    if session is None:
+        return _error(request, lang, 403, EXPIRED)
+    parameters = _poll_parameters(request)
+    if parameters is None:
+        return _error(request, lang, 400, UNREADABLE)
+    after, wait = parameters
+    contact = await _contact(request, session)
     if contact is None:
+        if (refused := await _refuse_new_conversation(request, lang)) is not None:
+            return refused
         receipt = await request.app[PROCESSOR].receive(Inbound(
-            channel=WEBCHAT, external_id=external_id(token),
-            provider_key=f"start:{external_id(token)[:32]}",
+            channel=WEBCHAT, external_id=session.external_id,
+            provider_key=f"start:{session.external_id[:32]}",
             start=True,
             language_hint=from_accept_language(request.headers.get("Accept-Language")),
         ))

@@ -11,10 +11,14 @@ from telegram import Update
 
 from bot.channels.telegram import TELEGRAM, WEBHOOK_PATH
 from bot.keys import PROCESSOR, SETTINGS
+from bot.web.bodies import BodyError, read_json
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_UPDATE_BYTES = 1024**2
+# Replies quote replies (reply_to_message, external_reply...): deeper than a chat body.
+MAX_DEPTH = 64
 
 routes = web.RouteTableDef()
 
@@ -38,9 +42,13 @@ async def telegram_webhook(request: web.Request) -> web.Response:
                           request.app[SETTINGS].telegram_webhook_secret):
         return web.Response(status=403)
     try:
-        data: Any = await request.json()
-    except ValueError:
-        return web.Response(status=400)
+        # Text Telegram relays as the user typed it may hold NUL or a lone surrogate, which
+        # the database cannot store: cleaned here, since a refusal would be retried forever.
+        data: Any = await read_json(request, limit=MAX_UPDATE_BYTES, max_depth=MAX_DEPTH,
+                                    timeout=request.app[SETTINGS].body_read_timeout,
+                                    clean=True)
+    except BodyError as refused:
+        return web.Response(status=refused.status)
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         return web.Response(status=400)
     channel = request.app[TELEGRAM]

@@ -11,6 +11,7 @@ across sites, and every answer carries `Referrer-Policy: no-referrer` (app middl
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -43,6 +44,7 @@ from bot.uploads import (
     accepts_uploads,
     parse_metadata,
 )
+from bot.web.bodies import BodyError, chunks, read_json
 from bot.web.templating import render_page
 from intake.prompts import N_, Text
 from storage.tables import Case
@@ -53,6 +55,9 @@ TUS_EXTENSIONS = "creation,termination"
 OFFSET_TYPE = "application/offset+octet-stream"
 # The page sends large files in pieces: a cut connection costs at most one piece.
 CHUNK_BYTES = 8 * 1024 * 1024
+TUS_NUMBER = re.compile(r"^[0-9]{1,19}$")
+MAX_TUS_NUMBER = 2**63 - 1
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 BAD_TOKEN_LIMIT = 10
 BAD_TOKEN_WINDOW = timedelta(minutes=5)
 
@@ -116,6 +121,8 @@ _ERRORS: dict[str, str] = {
     "no_space": N_("We cannot receive files at the moment. Our coordinators have been told; "
                    "please try again in a few hours."),
     "version": N_("Please reload the page: it is out of date."),
+    "too_slow": N_("The connection is too slow or was interrupted. The upload continues "
+                   "from where it stopped."),
 }
 
 
@@ -171,6 +178,16 @@ def _refuse(request: web.Request, status: int, code: str, page: bool,
     )
     return web.Response(text=html, content_type="text/html", status=status,
                         headers={"Cache-Control": "no-store", **headers})
+
+
+def tus_number(value: str | None) -> int | None:
+    """Upload-Length / Upload-Offset: plain ASCII digits (tus 1.0 says a non-negative
+    integer; Python's int() would also take "+1", "1_0", " 1" and Arabic-Indic digits),
+    at most what a database integer holds."""
+    if value is None or not TUS_NUMBER.match(value):
+        return None
+    number = int(value)
+    return number if number <= MAX_TUS_NUMBER else None
 
 
 def _check_tus(request: web.Request, lang: str) -> web.Response | None:
@@ -236,9 +253,15 @@ async def set_document_item(request: web.Request) -> web.Response:
         return case
     lang = request.app[CATALOGS].resolve(case.language)
     try:
-        body = await request.json()
-        item = str(body["item"]) if isinstance(body, dict) else ""
-    except (ValueError, KeyError):
+        body = await read_json(request, limit=4096,
+                               timeout=request.app[SETTINGS].body_read_timeout)
+        item = body["item"] if isinstance(body, dict) else ""
+    except BodyError as refused:
+        code = "too_slow" if refused.status == 408 else "bad_request"
+        return _json_error(request, refused.status, code, lang)
+    except KeyError:
+        return _json_error(request, 400, "bad_request", lang)
+    if not isinstance(item, str):
         return _json_error(request, 400, "bad_request", lang)
     try:
         complete = await request.app[UPLOADS].set_item(
@@ -279,12 +302,12 @@ async def tus_create(request: web.Request) -> web.Response:
     lang = request.app[CATALOGS].resolve(case.language)
     if (bad := _check_tus(request, lang)) is not None:
         return bad
+    length = tus_number(request.headers.get("Upload-Length"))
     try:
-        length = int(request.headers.get("Upload-Length", ""))
         meta = parse_metadata(request.headers.get("Upload-Metadata"))
     except ValueError:
         return _json_error(request, 400, "bad_request", lang)
-    if length < 0 or "Upload-Defer-Length" in request.headers:
+    if length is None or "Upload-Defer-Length" in request.headers:
         return _json_error(request, 400, "bad_request", lang)
     try:
         row = await request.app[UPLOADS].create(case.id, length, meta)
@@ -302,6 +325,10 @@ async def _upload_case(request: web.Request) -> tuple[Case, str] | web.Response:
     lang = request.app[CATALOGS].resolve(case.language)
     if (bad := _check_tus(request, lang)) is not None:
         return bad
+    if not UPLOAD_ID.match(request.match_info["upload_id"]):
+        # Ids are ours (32 hex digits): anything else is unknown, and a NUL in it would
+        # reach PostgreSQL, which refuses it.
+        return _json_error(request, 404, "not_found", lang)
     return case, lang
 
 
@@ -331,19 +358,20 @@ async def tus_patch(request: web.Request) -> web.Response:
     case, lang = opened
     if request.content_type != OFFSET_TYPE:
         return _json_error(request, 415, "unsupported_media", lang)
-    try:
-        offset = int(request.headers.get("Upload-Offset", ""))
-    except ValueError:
-        return _json_error(request, 400, "bad_request", lang)
-    if offset < 0:
+    offset = tus_number(request.headers.get("Upload-Offset"))
+    if offset is None:
         return _json_error(request, 400, "bad_request", lang)
     service: UploadService = request.app[UPLOADS]
+    timeout = request.app[SETTINGS].body_read_timeout
     try:
         row = await service.append(case.id, request.match_info["upload_id"], offset,
-                                   request.content.iter_chunked(READ_CHUNK),
+                                   chunks(request.content, READ_CHUNK, timeout),
                                    request.content_length)
     except UploadRefused as refused:
         return _refused(request, refused, lang)
+    except BodyError:
+        # Stalled or trickling: nothing of this piece was kept; the client resumes from HEAD.
+        return _json_error(request, 408, "too_slow", lang, Connection="close")
     except (OSError, ClientPayloadError, asyncio.IncompleteReadError):
         # The connection broke mid-body: nothing of this piece was kept; the client asks
         # HEAD for the offset and sends the rest again.

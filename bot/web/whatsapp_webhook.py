@@ -7,15 +7,16 @@ inbound messages are stored durably (deduplicated on `MessageSid`) before Twilio
 from __future__ import annotations
 
 import logging
-from typing import cast
+import re
 
 from aiohttp import web
-from multidict import MultiDictProxy
+from multidict import MultiDict, MultiDictProxy
 from sqlalchemy import or_, select, update
 from twilio.request_validator import RequestValidator
 
 from bot.channels.whatsapp import NAME, parse_inbound
 from bot.keys import DATABASE, PROCESSOR, SETTINGS
+from bot.web.bodies import BodyError, clean_text, read_form
 from storage.db import Database
 from storage.tables import Contact, OutboxItem
 from storage.unit_of_work import UnitOfWork
@@ -23,8 +24,12 @@ from storage.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
+MAX_FORM_BYTES = 256 * 1024
+OUTBOX_ID = re.compile(r"^[0-9]{1,18}$")
+REFUSALS: dict[int, type[web.HTTPClientError]] = {
+    408: web.HTTPRequestTimeout, 415: web.HTTPUnsupportedMediaType,
+}
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-FORM = "application/x-www-form-urlencoded"
 
 # Delivery statuses in the order they happen; a later callback never moves a row back
 # (callbacks arrive out of order and may repeat). A failure is final.
@@ -45,20 +50,20 @@ async def _signed_form(request: web.Request) -> MultiDictProxy[str]:
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not settings.twilio_auth_token:
         raise web.HTTPForbidden(text="missing signature")
-    if request.content_type != FORM:
-        raise web.HTTPUnsupportedMediaType(text="form-encoded body expected")
-    form = await request.post()
-    # A form-encoded body holds only strings; anything else was not sent by Twilio.
-    params = cast("MultiDictProxy[str]", form)
-    if not all(isinstance(value, str) for value in form.values()):
-        raise web.HTTPForbidden(text="invalid signature")
+    try:
+        form = await read_form(request, limit=MAX_FORM_BYTES,
+                               timeout=settings.body_read_timeout)
+    except BodyError as refused:
+        raise REFUSALS.get(refused.status, web.HTTPBadRequest)(text=refused.code) from None
     # Twilio signs the public URL, not the one we listen on (TLS proxies, port mapping).
     url = settings.base_url + str(request.rel_url)
     validator = RequestValidator(settings.twilio_auth_token)
-    if not validator.validate(url, params, signature):
+    if not validator.validate(url, form, signature):
         log.warning("whatsapp webhook signature rejected", extra={"channel": NAME})
         raise web.HTTPForbidden(text="invalid signature")
-    return params
+    # Signed as sent; what we keep is what the database can store (NUL dropped), the same
+    # rule as Telegram's, since Twilio would only retry a refusal.
+    return MultiDictProxy(MultiDict((key, clean_text(value)) for key, value in form.items()))
 
 
 @routes.post("/webhooks/whatsapp")
@@ -87,7 +92,9 @@ async def whatsapp_status(request: web.Request) -> web.Response:
     await record_delivery_status(
         request.app[DATABASE], sid=sid, status=status,
         error_code=(form.get("ErrorCode") or "").strip()[:16] or None,
-        outbox_id=int(outbox) if outbox.isdigit() else None,
+        # Our own id in the callback URL; anything else (not ASCII digits, past a database
+        # integer) finds the row by its SID instead.
+        outbox_id=int(outbox) if OUTBOX_ID.match(outbox) else None,
     )
     return _twiml()
 

@@ -122,6 +122,7 @@ async def test_with_two_workers_every_scrape_adds_up_both_processes(
     env = {
         **os.environ, "DATABASE_URL": settings.database_url, "PORT": str(port),
         "DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT),
+        "NEW_CONVERSATIONS_PER_HOUR": "1000", "MESSAGES_PER_MINUTE": "1000",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     process = subprocess.Popen(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.channels.telegram import TELEGRAM
@@ -187,3 +187,37 @@ async def serve(clock: FakeClock) -> AsyncIterator[Serve]:
 def from_client(address: str) -> dict[str, str]:
     """Headers of a request the proxy forwards for `address`."""
     return {"X-Forwarded-For": address}
+
+
+Start = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+async def start(settings: Settings) -> AsyncIterator[Start]:
+    """Start the whole app (settings overridden per test); returns its base URL."""
+    servers: list[TestServer] = []
+
+    async def run(**overrides: Any) -> str:
+        server = TestServer(create_app(settings.with_overrides(**overrides)), host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.port}"
+
+    yield run
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    """The test's database, read straight."""
+    database = Database(settings.database_url)
+    yield database
+    await database.dispose()
+
+
+async def count(db: Database, model: type, *where: Any) -> int:
+    """How many rows of `model` match."""
+    async with db.sessions() as session:
+        query = select(func.count()).select_from(model).where(*where)
+        return int(await session.scalar(query) or 0)

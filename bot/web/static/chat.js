@@ -601,7 +601,7 @@
     }
     if (response.ok) return { outcome: "ok", id: Number(data && data.id) };
     // 401/403: the session cookie is gone; the server explains, in the family's language.
-    if ([400, 401, 403, 413, 422].includes(response.status)) {
+    if ([400, 401, 403, 408, 413, 415, 422, 429].includes(response.status)) {
       const fallback = response.status === 413 ? t.too_long : t.not_accepted;
       return { outcome: "rejected", error: (data && data.error) || fallback };
     }
@@ -716,6 +716,11 @@
     ui.connection.hidden = false;
   }
 
+  function showNotice(text) {
+    ui.connection.textContent = text;
+    ui.connection.hidden = false;
+  }
+
   function hideConnectionLost() {
     ui.connection.hidden = true;
   }
@@ -743,6 +748,16 @@
     if (!response.ok) {
       const error = new Error(`poll answered ${response.status}`);
       error.status = response.status;
+      if (response.status === 429) {
+        // Too many new conversations from this address: the server says so in the family's
+        // language and when to come back.
+        error.retryAfter = Number(response.headers.get("Retry-After")) || 60;
+        try {
+          error.text = (await response.json()).error;
+        } catch (_error) {
+          error.text = null;
+        }
+      }
       throw error;
     }
     return response.json();
@@ -770,6 +785,11 @@
           return;
         }
         failures += 1;
+        if (error && error.status === 429) {
+          showNotice(error.text || t.connection_lost);
+          await pause(Math.min(error.retryAfter, 600) * 1000);
+          continue;
+        }
         showConnectionLost();
         await pause(backoff(failures));
       }
@@ -882,8 +902,26 @@
     if (wanted && wanted !== PAGE_LANG) state.unrenderableLang = wanted;
   }
 
+  // "Forget this device": the server clears the cookie; this tab's drafts and unsent
+  // messages must not follow into the next conversation.
+  function wireForget() {
+    const form = byId("forget");
+    if (!form) return;
+    form.addEventListener("submit", (event) => {
+      if (t.forget_confirm && !window.confirm(t.forget_confirm)) {
+        event.preventDefault();
+        return;
+      }
+      state.unloading = true;
+      state.outbox = [];
+      [STORE_DRAFT, STORE_OUTBOX, STORE_RELOAD, STORE_SESSION_RELOAD].forEach((key) => store.set(key, null));
+      ui.input.value = "";
+    });
+  }
+
   function start() {
     if (!ui.list || !ui.form || !ui.input) return;
+    wireForget();
     checkLanguageReload();
     root.classList.add("js");
     wireComposer();
