@@ -35,6 +35,7 @@ from bot.dicom import (
     read_dicomdir,
 )
 from bot.documents import SNIFF_BYTES, FileType, claims_dicom, guess_item, sniff
+from bot.imaging_quality import is_report
 from intake.checklist import ItemKind
 from storage.files import FileStore, FileTooLarge, chunks_from_file
 from storage.tables import Document, UploadSession
@@ -227,6 +228,7 @@ def _dicom_inspection(report: DicomReport, answers: dict[str, Any]) -> dict[str,
         "frames": report.number_of_frames or 1,
         "identity": str(identity),
         "problem": report.problem,
+        "image": report.image,
     }
 
 
@@ -311,6 +313,8 @@ class Inspector:
                 return doc
             if report.kind is DicomKind.INSTANCE:
                 doc.kind, doc.is_dicom = ItemKind.IMAGING_DICOM.value, True
+                if is_report(report.sop_class_uid, report.modality):
+                    doc.kind = ItemKind.IMAGING_REPORT.value
                 doc.valid = report.valid
                 base.update(_dicom_inspection(report, answers))
                 return doc
