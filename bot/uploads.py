@@ -45,6 +45,7 @@ from bot.dicom import (
     Match,
 )
 from bot.i18n.render import Renderer, isolate
+from bot.imaging_quality import record_verdicts
 from bot.replies import ReplyWriter
 from bot.upload_files import Inspected, Inspector, clean_relative_path, display_name
 from intake.case import CaseStatus, is_terminal
@@ -55,8 +56,10 @@ from intake.checklist import (
     is_complete,
     is_satisfied,
     missing_items,
+    received_from,
 )
 from intake.deadlines import SlaEvent, cancelled_kinds, sla_deadlines
+from intake.imaging import assess_inspections
 from intake.prompts import Prompt, Text
 from storage import repositories as repo
 from storage.db import Database
@@ -630,7 +633,7 @@ class UploadService:
         documents = list((await session.execute(
             select(Document).where(Document.id.in_(ids)).order_by(Document.id)
         )).scalars()) if ids else []
-        lines: list[Text] = [say.study_text(s) for s in say.studies(documents)]
+        lines: list[Text] = say.imaging_lines(documents, await record_verdicts(session, case.id))
         plain = [d for d in documents
                  if d.valid and not d.is_dicom and d.inspection.get("role") != "dicomdir"]
         lines += [say.document_line(d.kind, d.filename) for d in plain[:SUMMARY_DOCUMENTS]]
@@ -710,8 +713,8 @@ class UploadService:
             )).scalars())
             pending = await session.scalar(select(func.count()).select_from(UploadSession).where(
                 UploadSession.case_id == case_id, UploadSession.status == "uploaded"))
-        received = [ReceivedDocument(ItemKind(d.kind), d.is_dicom, d.valid)
-                    for d in documents if d.kind in ItemKind._value2member_map_]
+        received = received_from((d.kind, d.is_dicom, d.valid, d.inspection or {})
+                                 for d in documents)
         items = checklist_for(case.answers)
         checklist = [
             {"kind": str(item.kind), "label": render(item.label, lang),
@@ -720,7 +723,9 @@ class UploadService:
             for item in items
         ]
         paths = {str(d.inspection.get("path") or "").casefold() for d in documents}
-        notes = [render(say.study_text(s), lang) for s in say.studies(documents)]
+        verdicts = assess_inspections(d.inspection or {} for d in documents
+                                      if d.is_dicom and d.valid)
+        notes = [render(t, lang) for t in say.imaging_lines(documents, verdicts)]
         invalid_dicom = [(d.filename, d.inspection.get("problem")) for d in documents
                          if d.is_dicom and not d.valid]
         notes += [render(t, lang) for t in say.problem_lines(invalid_dicom)]

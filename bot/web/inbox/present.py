@@ -13,7 +13,7 @@ from babel.lists import format_list
 from bot.i18n.render import Renderer
 from bot.web.inbox.language import FORMAT_LOCALES, Formats
 from intake.case import CaseStatus, allowed_transitions, is_terminal, status_label
-from intake.checklist import ItemKind, ReceivedDocument, checklist_for, is_satisfied
+from intake.checklist import ItemKind, checklist_for, is_satisfied, received_from
 from intake.conversation import SUMMARY_LABELS
 from intake.deadlines import Audience, SlaKind, sla_label
 from intake.errors import UnknownReviewer
@@ -150,11 +150,8 @@ class Presenter:
         self, case: CaseInfo, documents: Iterable[DocumentLine]
     ) -> list[ChecklistLine]:
         """The case's document checklist, ticked from the documents received."""
-        received = [
-            ReceivedDocument(ItemKind(d.kind), d.is_dicom, d.valid)
-            for d in documents
-            if d.kind in ItemKind._value2member_map_
-        ]
+        received = received_from((d.kind, d.is_dicom, d.valid, d.inspection)
+                                 for d in documents)
         return [
             ChecklistLine(self.text(item.label), self.text(item.hint), item.required,
                           is_satisfied(item, received, case.answers))
