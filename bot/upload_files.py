@@ -136,6 +136,11 @@ async def _parts_of(session: AsyncSession, document: Document) -> list[dict[str,
     return list(upload.parts) if upload is not None else []
 
 
+async def document_parts(session: AsyncSession, document: Document) -> list[dict[str, Any]]:
+    """A document's stored parts (key, size), to open it with `open_parts` in a thread."""
+    return await _parts_of(session, document)
+
+
 async def document_keys(session: AsyncSession, document: Document) -> list[str]:
     """The store keys holding a document's bytes (to delete them with the document)."""
     return [str(part["key"]) for part in await _parts_of(session, document)]

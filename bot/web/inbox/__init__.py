@@ -10,6 +10,7 @@ from bot.keys import CHANNELS, CLOCK, DATABASE, DISPATCHER, RENDERER, SETTINGS
 from bot.replies import ReplyWriter
 from bot.web.inbox.actions import InboxActions
 from bot.web.inbox.auth import SIGNER, THROTTLE, LoginThrottle, SessionSigner, load_session_key
+from bot.web.inbox.previews import preview_routes
 from bot.web.inbox.routes import ACTIONS, routes
 
 __all__ = ["setup_inbox"]
@@ -24,6 +25,7 @@ def setup_inbox(app: web.Application) -> None:
     app[INSTALLED] = True
     app[THROTTLE] = LoginThrottle()
     app.router.add_routes(routes)
+    app.router.add_routes(preview_routes)
     app.cleanup_ctx.append(_inbox_ctx)
 
 
