@@ -104,7 +104,7 @@ _MODALITIES: dict[str, str] = {
     "RTDOSE": N_("Radiotherapy plan"),
     "ECG": N_("ECG"),
     "OT": N_("Images"),
-    "KO": N_("List of key images"),
+    "KO": N_("Images"),
 }
 
 
@@ -317,20 +317,20 @@ def folder_counts(directory: Document, paths: set[str]) -> tuple[int, int]:
 
 _ASK_FOR_STUDY = {
     Category.SCREEN_CAPTURE: N_(
-        "These look like screenshots of your {study}, not the scan itself. Please ask the "
-        "imaging department for the complete study on CD/DVD in DICOM format (all images)."
+        "{study}: these look like screenshots, not the scan itself. Please ask the imaging "
+        "department for the complete study on CD/DVD in DICOM format (all images)."
     ),
     Category.KEY_IMAGES: N_(
-        "Only a few selected images of your {study} arrived, not the whole scan. Please ask "
-        "the imaging department for the complete study on CD/DVD in DICOM format (all images)."
+        "{study}: only a few selected images arrived, not the whole scan. Please ask the "
+        "imaging department for the complete study on CD/DVD in DICOM format (all images)."
     ),
     Category.LOCALIZER: N_(
-        "Only the positioning images (scout views) of your {study} arrived, not the scan "
-        "itself. Please ask the imaging department for the complete study on CD/DVD in DICOM "
-        "format (all images)."
+        "{study}: only the positioning images (scout views) arrived, not the scan itself. "
+        "Please ask the imaging department for the complete study on CD/DVD in DICOM format "
+        "(all images)."
     ),
     Category.KEY_OBJECTS: N_(
-        "Your {study} arrived as a list of key images, without the images themselves. Please "
+        "{study}: only a list of key images arrived, without the images themselves. Please "
         "ask the imaging department for the complete study on CD/DVD in DICOM format (all "
         "images)."
     ),
@@ -341,11 +341,11 @@ _ADVICE_ORDER = (Category.INCOMPLETE, Category.KEY_IMAGES, Category.SCREEN_CAPTU
 _MISSING_FINDINGS = (Finding.MISSING_INSTANCES, Finding.SLICE_GAPS)
 
 
-def study_name(study: StudyLine) -> Text:
+def study_name(study: StudyLine) -> Text | tuple[Text, ...]:
     """A study in the family's words, with its date: "CT scan of 2 October 2026"."""
     name = modality_text(study.modalities)
     if study.study_date is None:
-        return name if isinstance(name, Text) else Text.of("{study}", study=name)
+        return name
     return Text.of("{study} of {date}", study=name, date=study.study_date)
 
 
@@ -360,9 +360,9 @@ def unusable_study_text(study: StudyLine) -> Text:
 def missing_images_text(study: StudyLine, count: int) -> Text:
     """Slices missing in a series: the copy lost files, sending the disc again fixes it."""
     return Text.counted(
-        "{count} image of your {study} is missing. Please send the whole folder of the disc "
-        "again; what has arrived is kept.",
-        "{count} images of your {study} are missing. Please send the whole folder of the disc "
+        "{study}: {count} image is missing. Please send the whole folder of the disc again; "
+        "what has arrived is kept.",
+        "{study}: {count} images are missing. Please send the whole folder of the disc "
         "again; what has arrived is kept.", count, study=study_name(study))
 
 
@@ -370,8 +370,9 @@ def ask_hospital_text(study: StudyLine) -> Text:
     """A sentence the family can forward to the hospital as it is."""
     return Text.of(
         "You may forward this request to the hospital:\n\u201cFor a second medical opinion, "
-        "please provide the complete {study} on CD/DVD in DICOM format: all series and all "
-        "images, in original quality (not screenshots or selected images). Thank you.\u201d",
+        "please provide the complete examination ({study}) on CD/DVD in DICOM format: all "
+        "series and all images, in original quality (not screenshots or selected images). "
+        "Thank you.\u201d",
         study=study_name(study))
 
 
