@@ -313,7 +313,7 @@ def slice_findings(distances: Sequence[float]) -> tuple[Note, ...]:
     """Gaps and duplicates in slice positions along the normal (millimetres, any order).
 
     Repeated positions are normal when every position repeats equally (phases, echoes,
-    b-values in one series); they are duplicates when some positions repeat more than others.
+    b-values in one series); images beyond the usual number per position are duplicates.
     A gap is a step over `GAP_FACTOR` times the median step; it counts the slices that would
     fill it.
     """
@@ -329,7 +329,12 @@ def slice_findings(distances: Sequence[float]) -> tuple[Note, ...]:
     notes: list[Note] = []
     sizes = [len(g) for g in groups]
     if len(set(sizes)) > 1:
-        notes.append(Note(Finding.DUPLICATE_POSITIONS, count=sum(sizes) - len(sizes)))
+        counts = Counter(sizes)
+        top = max(counts.values())
+        usual = min(size for size, seen in counts.items() if seen == top)
+        extra = sum(size - usual for size in sizes if size > usual)
+        if extra:
+            notes.append(Note(Finding.DUPLICATE_POSITIONS, count=extra))
     centres = [g[0] for g in groups]
     steps = [b - a for a, b in zip(centres, centres[1:], strict=False)]
     if len(steps) >= 2:
