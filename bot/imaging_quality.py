@@ -55,18 +55,30 @@ async def case_verdicts(session: AsyncSession, case_id: int) -> dict[str, Series
     return assess_inspections(info or {} for info in rows)
 
 
-async def record_verdicts(session: AsyncSession, case_id: int) -> dict[str, SeriesVerdict]:
-    """Judge the case's series and store each verdict with its documents (where it changed)."""
+async def record_verdicts(
+    session: AsyncSession, case_id: int
+) -> tuple[dict[str, SeriesVerdict], frozenset[str]]:
+    """Judge the case's series and store each verdict with its documents (where it changed).
+
+    Also returns the series whose verdict was already stored unchanged on an earlier
+    document: the family was told about those, so a new image of them need not repeat it.
+    """
     documents = await _dicom_documents(session, case_id)
     verdicts = assess_inspections(d.inspection or {} for d in documents)
+    known: set[str] = set()
     for document in documents:
-        verdict = verdicts.get(str((document.inspection or {}).get("series_uid") or ""))
+        info = document.inspection or {}
+        uid = str(info.get("series_uid") or "")
+        verdict = verdicts.get(uid)
         if verdict is None:
             continue
         stored = verdict.as_json()
-        if (document.inspection or {}).get("quality") != stored:
-            document.inspection = {**(document.inspection or {}), "quality": stored}
-    return verdicts
+        previous = info.get("quality")
+        if isinstance(previous, dict) and previous.get("category") == stored["category"]:
+            known.add(uid)
+        if previous != stored:
+            document.inspection = {**info, "quality": stored}
+    return verdicts, frozenset(known)
 
 
 def middle_instance(inspections: Sequence[tuple[int, dict[str, Any]]]) -> int | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 from PIL import Image
@@ -61,6 +61,23 @@ def _grey(frame: np.ndarray, ds: Dataset) -> np.ndarray:
     return (scaled * 255.0).round().astype(np.uint8)
 
 
+class _Reader:
+    """Only read, seek and tell: pydicom probes file objects for a `name` that the store's
+    decrypting files cannot give."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+
+    def read(self, size: int = -1) -> bytes:
+        return self._fh.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+
 def _header(fh: BinaryIO) -> Dataset:
     fh.seek(0)
     ds = dcmread(fh, stop_before_pixels=True, defer_size=64 * 1024)
@@ -93,7 +110,7 @@ def render_preview(fh: BinaryIO, side: int = PREVIEW_SIDE) -> bytes | None:
     """
     configure_pydicom()
     try:
-        picture = _picture(fh)
+        picture = _picture(cast(BinaryIO, _Reader(fh)))
         if picture is None:
             return None
         picture.thumbnail((side, side))

@@ -157,6 +157,9 @@ async def purge_case_uploads(session: AsyncSession, case_id: int) -> list[str]:
         select(Document).where(Document.case_id == case_id))).scalars()
     for document in documents:
         keys += await document_keys(session, document)
+        preview = (document.inspection or {}).get("preview_key")  # bot.web.inbox.previews
+        if preview:
+            keys.append(str(preview))
     uploads = list((await session.execute(
         select(UploadSession).where(UploadSession.case_id == case_id))).scalars())
     for upload in uploads:

@@ -388,12 +388,15 @@ def _missing(verdicts: Sequence[SeriesVerdict]) -> int:
 
 
 def imaging_lines(
-    documents: Sequence[Document], verdicts: Mapping[str, SeriesVerdict]
+    documents: Sequence[Document], verdicts: Mapping[str, SeriesVerdict],
+    told: frozenset[str] = frozenset(),
 ) -> list[Text]:
     """The studies in a batch, ticked only when readable, with what to ask for otherwise.
 
     `verdicts` covers the whole case: a study is readable when any of its series, sent now
-    or before, is of diagnostic quality.
+    or before, is of diagnostic quality. Advice already given for every unreadable series
+    of a study (`told`: series UIDs) is not repeated, as when screenshots come one per
+    chat message.
     """
     lines: list[Text] = []
     forward: StudyLine | None = None
@@ -401,6 +404,8 @@ def imaging_lines(
         series = [v for v in verdicts.values() if v.study_uid == study.study_uid]
         usable = any(v.diagnostic for v in series)
         lines.append(study_text(study) if usable else unusable_study_text(study))
+        if all(v.series_uid in told for v in series if not v.diagnostic):
+            continue
         missing = _missing(series)
         if missing:
             lines.append(missing_images_text(study, missing))

@@ -633,7 +633,8 @@ class UploadService:
         documents = list((await session.execute(
             select(Document).where(Document.id.in_(ids)).order_by(Document.id)
         )).scalars()) if ids else []
-        lines: list[Text] = say.imaging_lines(documents, await record_verdicts(session, case.id))
+        verdicts, told = await record_verdicts(session, case.id)
+        lines: list[Text] = say.imaging_lines(documents, verdicts, told)
         plain = [d for d in documents
                  if d.valid and not d.is_dicom and d.inspection.get("role") != "dicomdir"]
         lines += [say.document_line(d.kind, d.filename) for d in plain[:SUMMARY_DOCUMENTS]]

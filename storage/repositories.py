@@ -242,8 +242,7 @@ async def delete_case_documents(session: AsyncSession, case_id: int) -> list[str
         select(Document).where(Document.case_id == case_id))).scalars())
     for row in rows:
         await session.delete(row)
-    previews = [str((row.inspection or {}).get("preview_key") or "") for row in rows]
-    return [row.storage_key for row in rows] + [key for key in previews if key]
+    return [row.storage_key for row in rows]
 
 
 async def received_documents(session: AsyncSession, case_id: int) -> list[ReceivedDocument]:

@@ -10,6 +10,8 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import JPEGBaseline8Bit
 
 from bot.previews import PREVIEW_SIDE, render_preview
+from bot.upload_files import open_parts
+from storage.files import EncryptedDiskStore, chunks_from_file
 from tests.dicom_factory import encapsulated_pdf_bytes, instance_bytes
 
 
@@ -59,3 +61,12 @@ def test_what_cannot_be_pictured_gives_no_preview_and_no_error() -> None:
     assert render_preview(io.BytesIO(b"\x00" * 128 + b"DICM" + b"\xff" * 64)) is None
     cut = instance_bytes(rows=64, columns=64, gradient=True)[:-1000]
     assert render_preview(io.BytesIO(cut)) is None
+
+
+async def test_a_preview_is_decoded_from_the_encrypted_store(tmp_path: Path) -> None:
+    store = EncryptedDiskStore(tmp_path, bytes(range(32)), durable=False)
+    data = instance_bytes(rows=48, columns=48, bits_allocated=8, gradient=True,
+                          transfer_syntax=JPEGBaseline8Bit)
+    stored = await store.put(chunks_from_file(io.BytesIO(data)), max_size=1 << 20)
+    with open_parts(store, [{"key": stored.key, "size": stored.size}]) as fh:
+        assert picture(render_preview(fh)).size == (48, 48)
