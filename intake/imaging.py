@@ -14,7 +14,8 @@ screen_capture Secondary Capture SOP class, ImageType DERIVED or SECONDARY, Conv
 localizer      every image is a localizer / scout (ImageType LOCALIZER, or named so)
 key_images     cross-sectional series whose images cover under half of their own range, a
                single image, or fewer than `MIN_IMAGES_WITHOUT_GEOMETRY` with no positions
-incomplete     gaps in InstanceNumber, in slice positions along the normal, or duplicates
+incomplete     gaps in slice positions along the normal, or duplicated positions; gaps in
+               InstanceNumber when the images carry no positions (else only noted)
 diagnostic     anything else; lossy compression and thick slices are noted, not refused
 unassessed     documents inspected before these rules existed (they count as before)
 ============== =============================================================================
@@ -407,10 +408,13 @@ def _stack_verdict(
         return Category.KEY_IMAGES, [Note(Finding.SPARSE, count=images,
                                           value=round(coverage, 2))]
     notes = list(slice_findings(distances))
+    incomplete = bool(notes)
     missing = _missing_numbers(instances)
     if missing:
+        # With positions to go by, a numbering gap alone is a scanner's habit (numbers
+        # shared with a localizer or reconstructions), noted but not held against the stack.
         notes.insert(0, Note(Finding.MISSING_INSTANCES, count=missing))
-    return (Category.INCOMPLETE if notes else Category.DIAGNOSTIC), notes
+    return (Category.INCOMPLETE if incomplete else Category.DIAGNOSTIC), notes
 
 
 def _quality_notes(instances: Sequence[InstanceFacts], modality: str) -> list[Note]:

@@ -81,6 +81,16 @@ def test_missing_slices_make_the_series_incomplete_and_are_counted() -> None:
     assert findings(verdict) == {Finding.MISSING_INSTANCES: 4, Finding.SLICE_GAPS: 4}
 
 
+def test_a_numbering_gap_in_a_contiguous_stack_is_noted_but_not_held_against_it() -> None:
+    renumbered = [replace(f, instance_number=f.instance_number + (5 if n >= 20 else 0))
+                  for n, f in enumerate(stack(40)) if f.instance_number is not None]
+    verdict = only(assess(renumbered))
+    assert verdict.category is Category.DIAGNOSTIC
+    assert findings(verdict) == {Finding.MISSING_INSTANCES: 5}
+    unplaced = [replace(f, position=None) for f in renumbered]
+    assert only(assess(unplaced)).category is Category.INCOMPLETE
+
+
 def test_a_few_slices_spread_over_the_body_are_key_images() -> None:
     verdict = only(assess(stack(6, spacing=40.0, thickness=1.0)))
     assert verdict.category is Category.KEY_IMAGES
