@@ -7,6 +7,7 @@ the way families do, on the configured database.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 
 import pytest
@@ -43,8 +44,8 @@ ASK = ("Please ask the imaging department for the complete study on CD/DVD in DI
        "(all images).")
 
 
-@pytest.fixture
-async def intake(settings: Settings) -> AsyncIterator[Intake]:
+@asynccontextmanager
+async def submitted(settings: Settings) -> AsyncIterator[Intake]:
     """The app running, a case submitted through the web chat, and its upload link."""
     server, base = await start(settings)
     family = await ChatFamily.open(base)
@@ -57,6 +58,13 @@ async def intake(settings: Settings) -> AsyncIterator[Intake]:
         await http.close()
         await family.close()
         await server.close()
+
+
+@pytest.fixture
+async def intake(settings: Settings) -> AsyncIterator[Intake]:
+    """A submitted case and its upload link (`submitted` as a fixture)."""
+    async with submitted(settings) as running:
+        yield running
 
 
 async def send_batch(intake: Intake, batch: str, files: Iterable[tuple[str, bytes]]) -> str:
