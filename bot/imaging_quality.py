@@ -2,8 +2,8 @@
 
 `bot.dicom_facts.image_facts` keeps, per document (`inspection["image"]`), what the pure
 rules in `intake.imaging` need. A series' verdict depends on all its instances, which arrive
-as separate uploads, so it is judged over the whole case: `case_verdicts` for reading,
-`record_verdicts` to store each series' verdict in its documents' `inspection["quality"]`
+as separate uploads, so it is judged over the whole case (`intake.imaging.assess_inspections`);
+`record_verdicts` stores each series' verdict in its documents' `inspection["quality"]`
 (written when the family is told, so the stored verdict is the one its message was based on).
 
 Nothing here logs: series and study UIDs are identifiers of health data.
@@ -26,7 +26,6 @@ from intake.imaging import (
 from storage.tables import Document
 
 __all__ = [
-    "case_verdicts",
     "is_report",
     "middle_instance",
     "record_verdicts",
@@ -43,16 +42,6 @@ async def _dicom_documents(session: AsyncSession, case_id: int) -> list[Document
         select(Document).where(Document.case_id == case_id, Document.is_dicom.is_(True),
                                Document.valid.is_(True)).order_by(Document.id)
     )).scalars())
-
-
-async def case_verdicts(session: AsyncSession, case_id: int) -> dict[str, SeriesVerdict]:
-    """Every series of a case with its verdict, judged over all the case's instances."""
-    rows = (await session.execute(
-        select(Document.inspection).where(Document.case_id == case_id,
-                                          Document.is_dicom.is_(True),
-                                          Document.valid.is_(True))
-    )).scalars()
-    return assess_inspections(info or {} for info in rows)
 
 
 async def record_verdicts(

@@ -576,8 +576,15 @@ class UploadService:
         """Move the case to `file_complete` when every required document is in."""
         if case.status != CaseStatus.AWAITING_DOCUMENTS:
             return False
+        items = checklist_for(case.answers)
+        # Judging the imaging reads every image's facts: only worth it when nothing else is
+        # missing (a study arrives as hundreds of uploads, each updating the checklist).
+        quick = await repo.received_documents(session, case.id, imaging=False)
+        waiting = missing_items(items, quick, case.answers, required_only=True)
+        if any(item.kind is not ItemKind.IMAGING_DICOM for item in waiting):
+            return False
         received = await self._received(session, case.id)
-        if not is_complete(checklist_for(case.answers), received, case.answers):
+        if not is_complete(items, received, case.answers):
             return False
         repo.change_status(session, case, CaseStatus.FILE_COMPLETE, "family", now)
         case.file_complete_at = now

@@ -245,19 +245,25 @@ async def delete_case_documents(session: AsyncSession, case_id: int) -> list[str
     return [row.storage_key for row in rows]
 
 
-async def received_documents(session: AsyncSession, case_id: int) -> list[ReceivedDocument]:
+async def received_documents(
+    session: AsyncSession, case_id: int, *, imaging: bool = True
+) -> list[ReceivedDocument]:
     """What a case's documents satisfy, for the checklist; DICOM ones with their series' verdict.
 
     Only DICOM documents need their inspection (the verdict is judged over every instance of
-    the case); the others are one row per distinct kind.
+    the case); the others are one row per distinct kind. `imaging=False` skips the verdict
+    (DICOM images then satisfy nothing), for a quick look at the other items.
     """
-    plain = (await session.execute(
-        select(Document.kind, Document.valid)
-        .where(Document.case_id == case_id, Document.is_dicom.is_(False)).distinct())).all()
-    dicom = (await session.execute(
-        select(Document.kind, Document.valid, Document.inspection)
-        .where(Document.case_id == case_id, Document.is_dicom.is_(True)))).all()
+    query = select(Document.kind, Document.is_dicom, Document.valid).where(
+        Document.case_id == case_id)
+    if imaging:
+        query = query.where(Document.is_dicom.is_(False))
     rows: list[tuple[str, bool, bool, dict[str, Any]]] = [
-        (kind, False, bool(valid), {}) for kind, valid in plain]
-    rows += [(kind, True, bool(valid), info or {}) for kind, valid, info in dicom]
+        (kind, bool(is_dicom), bool(valid), {})
+        for kind, is_dicom, valid in (await session.execute(query.distinct())).all()]
+    if imaging:
+        dicom = (await session.execute(
+            select(Document.kind, Document.valid, Document.inspection)
+            .where(Document.case_id == case_id, Document.is_dicom.is_(True)))).all()
+        rows += [(kind, True, bool(valid), info or {}) for kind, valid, info in dicom]
     return received_from(rows)
