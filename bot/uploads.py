@@ -45,6 +45,7 @@ from bot.dicom import (
     Match,
 )
 from bot.i18n.render import Renderer, isolate
+from bot.imaging_messages import imaging_lines
 from bot.imaging_quality import record_verdicts
 from bot.replies import ReplyWriter
 from bot.upload_files import Inspected, Inspector, clean_relative_path, display_name
@@ -641,7 +642,7 @@ class UploadService:
             select(Document).where(Document.id.in_(ids)).order_by(Document.id)
         )).scalars()) if ids else []
         verdicts, told = await record_verdicts(session, case.id)
-        lines: list[Text] = say.imaging_lines(documents, verdicts, told)
+        lines: list[Text] = imaging_lines(documents, verdicts, told)
         plain = [d for d in documents
                  if d.valid and not d.is_dicom and d.inspection.get("role") != "dicomdir"]
         lines += [say.document_line(d.kind, d.filename) for d in plain[:SUMMARY_DOCUMENTS]]
@@ -733,7 +734,7 @@ class UploadService:
         paths = {str(d.inspection.get("path") or "").casefold() for d in documents}
         verdicts = assess_inspections(d.inspection or {} for d in documents
                                       if d.is_dicom and d.valid)
-        notes = [render(t, lang) for t in say.imaging_lines(documents, verdicts)]
+        notes = [render(t, lang) for t in imaging_lines(documents, verdicts)]
         invalid_dicom = [(d.filename, d.inspection.get("problem")) for d in documents
                          if d.is_dicom and not d.valid]
         notes += [render(t, lang) for t in say.problem_lines(invalid_dicom)]

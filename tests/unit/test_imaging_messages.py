@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from bot import upload_messages as say
 from bot.i18n.catalog import Catalogs
 from bot.i18n.render import Renderer
+from bot.imaging_messages import ask_hospital_text, imaging_lines
+from bot.upload_messages import studies
 from intake.imaging import Category, Finding, Note, SeriesVerdict
 
 RENDERER = Renderer(Catalogs())
@@ -50,7 +51,7 @@ VERDICTS = {
 
 @pytest.mark.parametrize("lang", sorted(EXPECTED))
 def test_the_family_is_told_at_once_what_to_ask_the_hospital_for(lang: str) -> None:
-    lines = [RENDERER.text(t, lang) for t in say.imaging_lines(SCREENSHOTS + GAPPED, VERDICTS)]
+    lines = [RENDERER.text(t, lang) for t in imaging_lines(SCREENSHOTS + GAPPED, VERDICTS)]
     advice, missing, forward, day = EXPECTED[lang]
     text = "\n".join(lines)
     assert advice in text and missing in text and forward in text and day in text
@@ -63,7 +64,7 @@ def test_the_family_is_told_at_once_what_to_ask_the_hospital_for(lang: str) -> N
 def test_a_readable_study_is_ticked_and_needs_no_advice() -> None:
     ct = [document("ok", "s3", "CT", "2026-10-02") for _ in range(40)]
     readable = {"ok": SeriesVerdict("ok", "s3", "CT", Category.DIAGNOSTIC, (), 40)}
-    lines = [RENDERER.text(t, "en") for t in say.imaging_lines(ct, readable)]
+    lines = [RENDERER.text(t, "en") for t in imaging_lines(ct, readable)]
     assert lines == ["CT scan of October 2, 2026: 1 series, 40 images \u2713"]
 
 
@@ -72,18 +73,18 @@ def test_screenshots_next_to_a_readable_series_of_the_same_study_need_no_advice(
                   document("ok", "s1", "CT", "2026-10-02")]
     verdicts = {"sc": VERDICTS["sc"],
                 "ok": SeriesVerdict("ok", "s1", "CT", Category.DIAGNOSTIC, (), 200)}
-    lines = [RENDERER.text(t, "en") for t in say.imaging_lines(same_study, verdicts)]
+    lines = [RENDERER.text(t, "en") for t in imaging_lines(same_study, verdicts)]
     assert len(lines) == 1 and lines[0].endswith("\u2713")
 
 
 def test_a_report_sent_as_dicom_is_listed_as_a_report() -> None:
     report = SimpleNamespace(is_dicom=True, valid=True, kind="imaging_report",
                              filename="report.dcm", inspection={"study_uid": "s9"})
-    lines = [RENDERER.text(t, "fr") for t in say.imaging_lines([report], {})]
+    lines = [RENDERER.text(t, "fr") for t in imaging_lines([report], {})]
     assert lines == ["report.dcm\u00a0: compte rendu au format DICOM, classé dans les comptes "
                      "rendus d'imagerie \u2713"]
 
 
 def test_the_sentence_for_the_hospital_names_the_study_and_its_date() -> None:
-    text = RENDERER.text(say.ask_hospital_text(say.studies(GAPPED)[0]), "en")
+    text = RENDERER.text(ask_hospital_text(studies(GAPPED)[0]), "en")
     assert "the complete examination (CT scan of October 2, 2026) on CD/DVD" in text
