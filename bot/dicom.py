@@ -49,6 +49,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
+from bot.dicom_facts import image_facts
 from intake.normalize import fold_words
 
 __all__ = [
@@ -156,6 +157,7 @@ class DicomReport:
     bits_allocated: int | None = None
     transfer_syntax_uid: str | None = None
     has_pixel_data: bool = False
+    image: dict[str, Any] | None = None  # facts for the quality rules (`bot.dicom_facts`)
 
     def summary(self, *, identity: bool = False) -> dict[str, Any]:
         """A JSON-safe dict to store on the Document and rebuild with `from_summary`.
@@ -575,6 +577,12 @@ def _inspect(fh: BinaryIO, allow_missing_preamble: bool) -> DicomReport:
     report = DicomReport(kind=DicomKind.INSTANCE, valid=True, **_metadata(ds))
     if not has_preamble and not (report.sop_class_uid or report.modality):
         return _not_dicom()  # force=True parses junk into a dataset (FACTS.md 3)
+    try:
+        facts = image_facts(ds, report.sop_class_uid, report.transfer_syntax_uid)
+    except Exception as exc:  # facts are advisory: a hostile header must not fail the file
+        log.info("dicom facts failed", extra={"error": type(exc).__name__})
+        facts = None
+    report = replace(report, image=facts)
     problems: set[DicomProblem] = set()
     try:
         has_pixels, pixel_problem = _pixel_problem(fh, ds, report, size)

@@ -37,6 +37,7 @@ from bot.dicom import (
     read_dicomdir,
 )
 from bot.documents import SNIFF_BYTES, FileType, claims_dicom, guess_item, sniff
+from bot.imaging_quality import is_report
 from intake.checklist import ItemKind
 from storage.files import FileStore, FileTooLarge, chunks_from_file
 from storage.tables import Document, UploadSession
@@ -137,6 +138,11 @@ async def _parts_of(session: AsyncSession, document: Document) -> list[dict[str,
     return list(upload.parts) if upload is not None else []
 
 
+async def document_parts(session: AsyncSession, document: Document) -> list[dict[str, Any]]:
+    """A document's stored parts (key, size), to open it with `open_parts` in a thread."""
+    return await _parts_of(session, document)
+
+
 async def document_keys(session: AsyncSession, document: Document) -> list[str]:
     """The store keys holding a document's bytes (to delete them with the document)."""
     return [str(part["key"]) for part in await _parts_of(session, document)]
@@ -153,6 +159,9 @@ async def purge_case_uploads(session: AsyncSession, case_id: int) -> list[str]:
         select(Document).where(Document.case_id == case_id))).scalars()
     for document in documents:
         keys += await document_keys(session, document)
+        preview = (document.inspection or {}).get("preview_key")  # bot.web.inbox.previews
+        if preview:
+            keys.append(str(preview))
     uploads = list((await session.execute(
         select(UploadSession).where(UploadSession.case_id == case_id))).scalars())
     for upload in uploads:
@@ -231,6 +240,7 @@ def _dicom_inspection(report: DicomReport, answers: dict[str, Any]) -> dict[str,
         "frames": report.number_of_frames or 1,
         "identity": str(identity),
         "problem": report.problem,
+        "image": report.image,
     }
 
 
@@ -338,6 +348,8 @@ class Inspector:
                 return doc
             if report.kind is DicomKind.INSTANCE:
                 doc.kind, doc.is_dicom = ItemKind.IMAGING_DICOM.value, True
+                if is_report(report.sop_class_uid, report.modality):
+                    doc.kind = ItemKind.IMAGING_REPORT.value
                 doc.valid = report.valid
                 base.update(_dicom_inspection(report, answers))
                 return doc

@@ -110,6 +110,8 @@ _MODALITIES: dict[str, str] = {
     "RTPLAN": N_("Radiotherapy plan"),
     "RTDOSE": N_("Radiotherapy plan"),
     "ECG": N_("ECG"),
+    "OT": N_("Images"),
+    "KO": N_("Images"),
 }
 
 
@@ -158,6 +160,7 @@ class StudyLine:
     study_date: date | None
     series: int
     images: int
+    study_uid: str = ""
 
 
 def study_text(study: StudyLine) -> Text:
@@ -278,7 +281,7 @@ def studies(documents: Sequence[Document]) -> list[StudyLine]:
     """Group valid DICOM documents into the studies a summary lists."""
     grouped: dict[str, dict[str, Any]] = {}
     for d in documents:
-        if not (d.is_dicom and d.valid):
+        if not (d.is_dicom and d.valid) or d.kind == ItemKind.IMAGING_REPORT:
             continue
         info = d.inspection
         study = grouped.setdefault(str(info.get("study_uid")), {
@@ -291,11 +294,11 @@ def studies(documents: Sequence[Document]) -> list[StudyLine]:
         study["series"].add(info.get("series_uid"))
         study["images"] += int(info.get("frames") or 1)
     lines = []
-    for study in grouped.values():
+    for uid, study in grouped.items():
         when = min(study["dates"]) if study["dates"] else None
         lines.append(StudyLine(tuple(study["modalities"]),
-                                   date.fromisoformat(when) if when else None,
-                                   len(study["series"]), study["images"]))
+                               date.fromisoformat(when) if when else None,
+                               len(study["series"]), study["images"], uid))
     return sorted(lines, key=lambda s: (s.study_date is None, s.study_date or date.min))
 
 

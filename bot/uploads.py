@@ -56,6 +56,8 @@ from bot.dicom import (
 )
 from bot.documents import SNIFF_BYTES, FileType, sniff
 from bot.i18n.render import Renderer, isolate
+from bot.imaging_messages import imaging_lines
+from bot.imaging_quality import record_verdicts
 from bot.replies import ReplyWriter
 from bot.upload_budgets import Limits, UploadBudgets
 from bot.upload_files import (
@@ -73,8 +75,10 @@ from intake.checklist import (
     is_complete,
     is_satisfied,
     missing_items,
+    received_from,
 )
 from intake.deadlines import SlaEvent, cancelled_kinds, sla_deadlines
+from intake.imaging import assess_inspections
 from intake.prompts import Prompt, Text
 from storage import repositories as repo
 from storage.db import Database
@@ -613,8 +617,15 @@ class UploadService:
         """Move the case to `file_complete` when every required document is in."""
         if case.status != CaseStatus.AWAITING_DOCUMENTS:
             return False
+        items = checklist_for(case.answers)
+        # Judging the imaging reads every image's facts: only worth it when nothing else is
+        # missing (a study arrives as hundreds of uploads, each updating the checklist).
+        quick = await repo.received_documents(session, case.id, imaging=False)
+        waiting = missing_items(items, quick, case.answers, required_only=True)
+        if any(item.kind is not ItemKind.IMAGING_DICOM for item in waiting):
+            return False
         received = await self._received(session, case.id)
-        if not is_complete(checklist_for(case.answers), received, case.answers):
+        if not is_complete(items, received, case.answers):
             return False
         repo.change_status(session, case, CaseStatus.FILE_COMPLETE, "family", now)
         case.file_complete_at = now
@@ -670,7 +681,8 @@ class UploadService:
         documents = list((await session.execute(
             select(Document).where(Document.id.in_(ids)).order_by(Document.id)
         )).scalars()) if ids else []
-        lines: list[Text] = [say.study_text(s) for s in say.studies(documents)]
+        verdicts, told = await record_verdicts(session, case.id)
+        lines: list[Text] = imaging_lines(documents, verdicts, told)
         plain = [d for d in documents
                  if d.valid and not d.is_dicom and d.inspection.get("role") != "dicomdir"]
         lines += [say.document_line(d.kind, d.filename) for d in plain[:SUMMARY_DOCUMENTS]]
@@ -750,8 +762,8 @@ class UploadService:
             )).scalars())
             pending = await session.scalar(select(func.count()).select_from(UploadSession).where(
                 UploadSession.case_id == case_id, UploadSession.status == "uploaded"))
-        received = [ReceivedDocument(ItemKind(d.kind), d.is_dicom, d.valid)
-                    for d in documents if d.kind in ItemKind._value2member_map_]
+        received = received_from((d.kind, d.is_dicom, d.valid, d.inspection or {})
+                                 for d in documents)
         items = checklist_for(case.answers)
         checklist = [
             {"kind": str(item.kind), "label": render(item.label, lang),
@@ -760,7 +772,9 @@ class UploadService:
             for item in items
         ]
         paths = {str(d.inspection.get("path") or "").casefold() for d in documents}
-        notes = [render(say.study_text(s), lang) for s in say.studies(documents)]
+        verdicts = assess_inspections(d.inspection or {} for d in documents
+                                      if d.is_dicom and d.valid)
+        notes = [render(t, lang) for t in imaging_lines(documents, verdicts)]
         invalid_dicom = [(d.filename, d.inspection.get("problem")) for d in documents
                          if d.is_dicom and not d.valid]
         notes += [render(t, lang) for t in say.problem_lines(invalid_dicom)]

@@ -17,9 +17,12 @@ operative report    never: the intake does not ask about past operations, and "s
 treatment history   always; typed in the chat (`answers["treatment_history"]`) counts too
 ==================  ====================================================================
 
-Matching is strict where it matters: only a valid document that really is DICOM satisfies the
-imaging item (a PDF radiology report alone does not), and an invalid document satisfies
-nothing.
+Matching is strict where it matters: the imaging item is satisfied only by a valid DICOM image
+whose series was judged diagnostic (`intake.imaging`: not screenshots, key images, a
+localizer or an incomplete stack) and whose modality the specialty reads
+(`IMAGING_MODALITIES`: cross-sectional and projection imaging, plus ultrasound for
+cardiology); a PDF radiology report, or a report sent as DICOM, does not. An invalid document
+satisfies nothing.
 """
 
 from __future__ import annotations
@@ -28,19 +31,24 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
+from intake.imaging import CROSS_SECTIONAL, PROJECTION, assess_inspections
 from intake.prompts import N_, Text
 from intake.vocabulary import Specialty, Urgency
 
 __all__ = [
     "IMAGING_DRIVEN",
+    "IMAGING_MODALITIES",
     "ChecklistItem",
     "ItemKind",
     "ReceivedDocument",
     "checklist_for",
+    "imaging_modalities",
     "is_complete",
     "is_satisfied",
     "missing_items",
+    "received_from",
 ]
 
 
@@ -68,6 +76,14 @@ IMAGING_DRIVEN = frozenset(
 )
 
 
+# Which modalities satisfy the imaging item, per specialty; the default reads any
+# cross-sectional or projection study. Echocardiography is how cardiology images the heart.
+DEFAULT_IMAGING_MODALITIES = CROSS_SECTIONAL | PROJECTION
+IMAGING_MODALITIES: Mapping[Specialty, frozenset[str]] = MappingProxyType(
+    {Specialty.CARDIOLOGY: DEFAULT_IMAGING_MODALITIES | {"US"}}
+)
+
+
 @dataclass(frozen=True)
 class ChecklistItem:
     """One document the case needs, with what to tell the family about it."""
@@ -76,15 +92,22 @@ class ChecklistItem:
     required: bool
     label: Text
     hint: Text
+    modalities: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class ReceivedDocument:
-    """What the file inspection concluded about one received document."""
+    """What the file inspection concluded about one received document.
+
+    `diagnostic` is the verdict on the document's series (`intake.imaging`); `modality` its
+    DICOM modality. Both only matter for the imaging item.
+    """
 
     kind: ItemKind
     is_dicom: bool = False
     valid: bool = True
+    modality: str | None = None
+    diagnostic: bool = False
 
 
 _WORDING: Mapping[ItemKind, tuple[str, str]] = MappingProxyType(
@@ -138,9 +161,11 @@ _WORDING: Mapping[ItemKind, tuple[str, str]] = MappingProxyType(
 )
 
 
-def _item(kind: ItemKind, required: bool) -> ChecklistItem:
+def _item(
+    kind: ItemKind, required: bool, modalities: frozenset[str] = frozenset()
+) -> ChecklistItem:
     label, hint = _WORDING[kind]
-    return ChecklistItem(kind, required, Text(label), Text(hint))
+    return ChecklistItem(kind, required, Text(label), Text(hint), modalities)
 
 
 def _specialty(answers: Mapping[str, object]) -> Specialty | None:
@@ -164,13 +189,21 @@ def _typed_treatment_history(answers: Mapping[str, object]) -> bool:
     return isinstance(text, str) and bool(text.strip())
 
 
+def imaging_modalities(specialty: Specialty | None) -> frozenset[str]:
+    """The modalities whose diagnostic series satisfy the imaging item for a specialty."""
+    if specialty is None:
+        return DEFAULT_IMAGING_MODALITIES
+    return IMAGING_MODALITIES.get(specialty, DEFAULT_IMAGING_MODALITIES)
+
+
 def checklist_for(answers: Mapping[str, object]) -> tuple[ChecklistItem, ...]:
     """Build the document checklist for a case from its intake answers."""
     specialty = _specialty(answers)
     cancer = specialty is Specialty.ONCOLOGY or _reports_aggressive_cancer(answers)
     return (
         _item(ItemKind.REFERRAL_LETTER, required=True),
-        _item(ItemKind.IMAGING_DICOM, required=specialty in IMAGING_DRIVEN),
+        _item(ItemKind.IMAGING_DICOM, required=specialty in IMAGING_DRIVEN,
+              modalities=imaging_modalities(specialty)),
         _item(ItemKind.IMAGING_REPORT, required=False),
         _item(ItemKind.LAB_RESULTS, required=True),
         _item(ItemKind.PATHOLOGY_REPORT, required=cancer),
@@ -179,11 +212,18 @@ def checklist_for(answers: Mapping[str, object]) -> tuple[ChecklistItem, ...]:
     )
 
 
-def _satisfies(doc: ReceivedDocument, kind: ItemKind) -> bool:
+def _satisfies(doc: ReceivedDocument, item: ChecklistItem) -> bool:
+    kind = item.kind
     if not doc.valid:
         return False
     if kind is ItemKind.IMAGING_DICOM:
-        return doc.kind is ItemKind.IMAGING_DICOM and doc.is_dicom
+        modalities = item.modalities or DEFAULT_IMAGING_MODALITIES
+        return (
+            doc.kind is ItemKind.IMAGING_DICOM
+            and doc.is_dicom
+            and doc.diagnostic
+            and (doc.modality or "").upper() in modalities
+        )
     if kind is ItemKind.IMAGING_REPORT:
         # Something filed as imaging that turned out not to be DICOM is a report (a PDF).
         return doc.kind is ItemKind.IMAGING_REPORT or (
@@ -200,7 +240,7 @@ def is_satisfied(
     """Tell whether one checklist item is covered, to tick it in the family's list."""
     if item.kind is ItemKind.TREATMENT_HISTORY and _typed_treatment_history(answers or {}):
         return True
-    return any(_satisfies(doc, item.kind) for doc in received)
+    return any(_satisfies(doc, item) for doc in received)
 
 
 def missing_items(
@@ -230,3 +270,24 @@ def is_complete(
 ) -> bool:
     """Tell whether every required document is in, so the case may become `file_complete`."""
     return not missing_items(items, received, answers, required_only=True)
+
+
+def received_from(
+    rows: Iterable[tuple[str, bool, bool, Mapping[str, Any]]],
+) -> list[ReceivedDocument]:
+    """Stored documents (kind, is_dicom, valid, inspection) as the checklist sees them.
+
+    Each DICOM document carries its series' verdict, judged over all the rows given, so pass
+    every document of the case.
+    """
+    known = [row for row in rows if row[0] in ItemKind._value2member_map_]
+    verdicts = assess_inspections(info for _, is_dicom, _, info in known if is_dicom)
+    received = []
+    for kind, is_dicom, valid, info in known:
+        verdict = verdicts.get(str(info.get("series_uid") or "")) if is_dicom else None
+        received.append(ReceivedDocument(
+            ItemKind(kind), bool(is_dicom), bool(valid),
+            modality=verdict.modality if verdict else None,
+            diagnostic=verdict.diagnostic if verdict else False,
+        ))
+    return received

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from intake.case import CaseStatus, transition
-from intake.checklist import ItemKind, ReceivedDocument
+from intake.checklist import ReceivedDocument, received_from
 from storage.tables import (
     Case,
     CaseHistory,
@@ -245,10 +245,25 @@ async def delete_case_documents(session: AsyncSession, case_id: int) -> list[str
     return [row.storage_key for row in rows]
 
 
-async def received_documents(session: AsyncSession, case_id: int) -> list[ReceivedDocument]:
-    """What a case's documents satisfy, for the checklist (one row per distinct kind)."""
-    rows = (await session.execute(
-        select(Document.kind, Document.is_dicom, Document.valid)
-        .where(Document.case_id == case_id).distinct())).all()
-    return [ReceivedDocument(ItemKind(kind), bool(is_dicom), bool(valid))
-            for kind, is_dicom, valid in rows if kind in ItemKind._value2member_map_]
+async def received_documents(
+    session: AsyncSession, case_id: int, *, imaging: bool = True
+) -> list[ReceivedDocument]:
+    """What a case's documents satisfy, for the checklist; DICOM ones with their series' verdict.
+
+    Only DICOM documents need their inspection (the verdict is judged over every instance of
+    the case); the others are one row per distinct kind. `imaging=False` skips the verdict
+    (DICOM images then satisfy nothing), for a quick look at the other items.
+    """
+    query = select(Document.kind, Document.is_dicom, Document.valid).where(
+        Document.case_id == case_id)
+    if imaging:
+        query = query.where(Document.is_dicom.is_(False))
+    rows: list[tuple[str, bool, bool, dict[str, Any]]] = [
+        (kind, bool(is_dicom), bool(valid), {})
+        for kind, is_dicom, valid in (await session.execute(query.distinct())).all()]
+    if imaging:
+        dicom = (await session.execute(
+            select(Document.kind, Document.valid, Document.inspection)
+            .where(Document.case_id == case_id, Document.is_dicom.is_(True)))).all()
+        rows += [(kind, True, bool(valid), info or {}) for kind, valid, info in dicom]
+    return received_from(rows)

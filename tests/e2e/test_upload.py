@@ -107,12 +107,16 @@ async def test_a_family_sends_ct_mr_and_a_lab_report_and_the_checklist_ticks(
                    batch="b1")
     await tus.send(pydicom_file("MR_small.dcm"), filename="MR_small.dcm", batch="b1")
     await tus.send(pdf("lab"), filename="Blood tests March.pdf", batch="b1")
+    for name, data in iter_study(instances=12, study_date=date(2026, 10, 2), **AMIRA):
+        await tus.send(data, filename=name.rsplit("/", 1)[-1], batch="b1")
     assert await intake.chat(wait=0.5) == ""  # one summary per selection, not per file
     assert (await tus.done())["notified"] is True
 
     summary = await intake.chat()
     assert "Files received for your request" in summary and case.reference in summary
-    assert "CT scan of January 19, 2004: 1 series, 1 image \u2713" in summary
+    # pydicom's one-slice samples are key images at best; the generated stack is a scan.
+    assert "CT scan of January 19, 2004: 1 series, 1 image \u26a0" in summary
+    assert "CT scan of October 2, 2026: 1 series, 12 images \u2713" in summary
     assert "MRI" in summary
     assert "Laboratory results: Blood tests March.pdf \u2713" in summary
     assert "Still missing: Referral letter." in summary
@@ -120,7 +124,7 @@ async def test_a_family_sends_ct_mr_and_a_lab_report_and_the_checklist_ticks(
 
     documents = await intake.documents()
     kinds = sorted(d.kind for d in documents)
-    assert kinds == ["imaging_dicom", "imaging_dicom", "lab_results"]
+    assert kinds == ["imaging_dicom"] * 14 + ["lab_results"]
     ct = next(d for d in documents if d.filename == "CT_small.dcm")
     assert ct.is_dicom and ct.valid and ct.inspection["modality"] == "CT"
     assert ct.inspection["study_date"] == "2004-01-19"

@@ -16,7 +16,7 @@ from bot.web import upload as upload_web
 from storage.db import Database
 from storage.tables import Case, Document, UploadSession
 from storage.unit_of_work import UnitOfWork
-from tests.dicom_factory import write_dicomdir_folder
+from tests.dicom_factory import write_dicomdir_folder, write_study
 from tests.e2e.browser import new_phone_page, open_browser, screenshot
 from tests.e2e.chat_client import ChatFamily, texts
 from tests.e2e.test_webchat_intake import rows
@@ -89,10 +89,12 @@ async def test_a_family_sends_files_from_a_phone_and_sees_the_checklist_tick(
             "checklist__item is-done")
         pick = page.get_by_role("button", name="Choose files")
         await expect(pick).to_be_enabled()
+        # pydicom's one-slice CT is a key image at best: the generated stack is the scan.
+        stack = write_study(tmp_path / "ct", instances=12).paths
         await page.locator("#files-input").set_input_files(
-            [str(_file("CT_small.dcm")), str(lab), str(letter)])
+            [str(_file("CT_small.dcm")), str(lab), str(letter), *map(str, stack)])
 
-        await _wait_all_received(page, 3)
+        await _wait_all_received(page, 3 + len(stack))
         assert cut["done"], "the test meant to cut one PATCH off"
         for kind in ("imaging_dicom", "lab_results", "referral_letter", "treatment_history"):
             await expect(checklist.locator(f'[data-kind="{kind}"]')).to_have_class(
@@ -105,7 +107,7 @@ async def test_a_family_sends_files_from_a_phone_and_sees_the_checklist_tick(
     ct = next(u for u in uploads if u.filename == "CT_small.dcm")
     assert [p["size"] for p in ct.parts][:2] == [16384, 16384]  # resumed, not restarted
     documents = await rows(running.settings.database_url, Document)
-    assert len(documents) == 3
+    assert len(documents) == 3 + 12
     (case,) = await rows(running.settings.database_url, Case)
     assert case.status == "file_complete"
     chat = texts(await running.family.replies(wait=5))

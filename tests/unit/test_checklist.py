@@ -13,6 +13,7 @@ from intake.checklist import (
     is_complete,
     is_satisfied,
     missing_items,
+    received_from,
 )
 from intake.vocabulary import Specialty
 
@@ -25,8 +26,12 @@ def answers(**overrides: object) -> dict[str, object]:
     return base
 
 
-def doc(kind: ItemKind, *, is_dicom: bool = False, valid: bool = True) -> ReceivedDocument:
-    return ReceivedDocument(kind, is_dicom=is_dicom, valid=valid)
+def doc(
+    kind: ItemKind, *, is_dicom: bool = False, valid: bool = True,
+    modality: str | None = None, diagnostic: bool = False,
+) -> ReceivedDocument:
+    return ReceivedDocument(kind, is_dicom=is_dicom, valid=valid, modality=modality,
+                            diagnostic=diagnostic)
 
 
 def item(items: tuple[ChecklistItem, ...], kind: ItemKind) -> ChecklistItem:
@@ -40,7 +45,7 @@ def required_kinds(items: tuple[ChecklistItem, ...]) -> set[ItemKind]:
 
 FULL_CARDIOLOGY_FILE = (
     doc(K.REFERRAL_LETTER),
-    doc(K.IMAGING_DICOM, is_dicom=True),
+    doc(K.IMAGING_DICOM, is_dicom=True, modality="CT", diagnostic=True),
     doc(K.LAB_RESULTS),
     doc(K.TREATMENT_HISTORY),
 )
@@ -163,6 +168,8 @@ received_documents = st.lists(
         kind=st.sampled_from(list(ItemKind)),
         is_dicom=st.booleans(),
         valid=st.booleans(),
+        modality=st.sampled_from([None, "CT", "MR", "US", "OT", "SR", "DX"]),
+        diagnostic=st.booleans(),
     ),
     max_size=12,
 )
@@ -182,12 +189,51 @@ def test_adding_invalid_documents_never_changes_what_is_missing(
 
 
 @given(any_answers, received_documents)
-def test_imaging_is_satisfied_only_by_valid_dicom_images(
+def test_imaging_is_satisfied_only_by_valid_diagnostic_dicom_of_a_read_modality(
     data: dict[str, object], received: list[ReceivedDocument]
 ) -> None:
     imaging = item(checklist_for(data), K.IMAGING_DICOM)
-    has_images = any(d.valid and d.is_dicom and d.kind is K.IMAGING_DICOM for d in received)
+    readable = {"CT", "MR", "DX"} | ({"US"} if data["specialty"] == "cardiology" else set())
+    has_images = any(
+        d.valid and d.is_dicom and d.kind is K.IMAGING_DICOM and d.diagnostic
+        and d.modality in readable
+        for d in received
+    )
     assert is_satisfied(imaging, received, data) is has_images
+
+
+def test_screenshots_alone_leave_the_imaging_item_open() -> None:
+    imaging = item(checklist_for(answers(specialty="oncology")), K.IMAGING_DICOM)
+    screenshots = doc(K.IMAGING_DICOM, is_dicom=True, modality="OT", diagnostic=False)
+    assert not is_satisfied(imaging, [screenshots])
+    ct = doc(K.IMAGING_DICOM, is_dicom=True, modality="CT", diagnostic=True)
+    assert is_satisfied(imaging, [screenshots, ct])
+
+
+def test_echocardiography_counts_for_cardiology_only() -> None:
+    echo = doc(K.IMAGING_DICOM, is_dicom=True, modality="US", diagnostic=True)
+    cardiology = item(checklist_for(answers(specialty="cardiology")), K.IMAGING_DICOM)
+    oncology = item(checklist_for(answers(specialty="oncology")), K.IMAGING_DICOM)
+    assert is_satisfied(cardiology, [echo]) and not is_satisfied(oncology, [echo])
+
+
+def test_stored_documents_carry_their_series_verdict_into_the_checklist() -> None:
+    def slice_info(series: str, number: int, **image: object) -> dict[str, object]:
+        facts: dict[str, object] = {"image_type": ["ORIGINAL", "PRIMARY", "AXIAL"],
+                                    "number": number, "position": [0, 0, number],
+                                    "orientation": [1, 0, 0, 0, 1, 0], "thickness": 1.0}
+        facts.update(image)
+        return {"series_uid": series, "study_uid": "s", "modality": "CT", "image": facts}
+
+    stack = [("imaging_dicom", True, True, slice_info("a", n)) for n in range(1, 31)]
+    captures = [("imaging_dicom", True, True,
+                 {**slice_info("b", n, image_type=["DERIVED", "SECONDARY"]),
+                  "modality": "OT"}) for n in range(1, 4)]
+    imaging = item(checklist_for(answers()), K.IMAGING_DICOM)
+    assert not is_satisfied(imaging, received_from(captures))
+    assert is_satisfied(imaging, received_from(captures + stack))
+    gapped = [row for row in stack if row[3]["image"]["number"] != 15]  # type: ignore[index]
+    assert not is_satisfied(imaging, received_from(gapped))
 
 
 @given(any_answers, received_documents, received_documents)

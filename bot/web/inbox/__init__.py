@@ -21,6 +21,7 @@ from bot.web.inbox.auth import (
     SignInLimits,
     load_session_key,
 )
+from bot.web.inbox.previews import preview_routes
 from bot.web.inbox.routes import ACTIONS, routes
 
 __all__ = ["setup_inbox"]
@@ -34,6 +35,7 @@ def setup_inbox(app: web.Application) -> None:
         return
     app[INSTALLED] = True
     app.router.add_routes(routes)
+    app.router.add_routes(preview_routes)
     app.cleanup_ctx.append(_inbox_ctx)
 
 

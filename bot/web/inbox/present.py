@@ -11,12 +11,15 @@ from babel import Locale
 from babel.lists import format_list
 
 from bot.i18n.render import Renderer
+from bot.imaging_quality import middle_instance, series_documents
+from bot.upload_messages import modality_text
 from bot.web.inbox.language import FORMAT_LOCALES, Formats
 from intake.case import CaseStatus, allowed_transitions, is_terminal, status_label
-from intake.checklist import ItemKind, ReceivedDocument, checklist_for, is_satisfied
+from intake.checklist import ItemKind, checklist_for, is_satisfied, received_from
 from intake.conversation import SUMMARY_LABELS
 from intake.deadlines import Audience, SlaKind, sla_label
 from intake.errors import UnknownReviewer
+from intake.imaging import Category, Finding, Note, assess_inspections
 from intake.prompts import N_, Text
 from intake.questionnaire import STEP_BY_KEY, StepKind, applicable_steps
 from intake.routing import specialty_label
@@ -45,6 +48,74 @@ class ChecklistLine:
     hint: str
     required: bool
     satisfied: bool
+
+
+@dataclass(frozen=True)
+class SeriesLine:
+    """One imaging series: what it is, the verdict and why, and which image previews it."""
+
+    title: str
+    images: str
+    verdict: str
+    diagnostic: bool
+    notes: tuple[str, ...]
+    preview_id: int | None
+    has_preview: bool
+
+
+_CATEGORY_LABELS = {
+    Category.DIAGNOSTIC: N_("Diagnostic quality"),
+    Category.INCOMPLETE: N_("Incomplete series"),
+    Category.KEY_IMAGES: N_("Key images only"),
+    Category.SCREEN_CAPTURE: N_("Screen captures or derived images"),
+    Category.LOCALIZER: N_("Localizer only"),
+    Category.REPORT: N_("Report, not images"),
+    Category.KEY_OBJECTS: N_("Key image list"),
+    Category.UNASSESSED: N_("Not assessed"),
+}
+_FINDINGS = {
+    Finding.SECONDARY_CAPTURE: N_(
+        "Secondary Capture objects: pictures of a screen, not the scanner's images."),
+    Finding.DERIVED: N_(
+        "Image Type DERIVED or SECONDARY: processed copies, not the original images."),
+    Finding.SCREEN_SAVE: N_("Conversion Type: a workstation screen save or a synthetic image."),
+    Finding.PHOTOGRAPHED_FILM: N_(
+        "Conversion Type: digitised film or a scanned picture (photographed films)."),
+    Finding.BURNED_IN: N_("Annotations burned into the pixels."),
+    Finding.SINGLE_IMAGE: N_("A single image of a cross-sectional examination."),
+    Finding.KOS_WITHOUT_IMAGES: N_(
+        "Key Object Selection document: none of the series it refers to was received."),
+    Finding.LOCALIZER: N_("Localizer (scout) images only."),
+    Finding.LOSSY: N_("Lossy compression: possibly not of diagnostic quality."),
+    Finding.THICK_SLICES: N_("Slices thicker than 5 mm: small lesions may be missed."),
+    Finding.DOCUMENT: N_(
+        "A report stored as DICOM (PDF or structured report), filed under imaging reports."),
+}
+
+
+def _counted_finding(note: Note) -> Text | None:
+    count = note.count or 0
+    if note.finding is Finding.SPARSE:
+        return Text.counted(
+            "{count} image spread over the scanned range: selected key images, not a "
+            "continuous stack.",
+            "{count} images spread over the scanned range: selected key images, not a "
+            "continuous stack.", count)
+    if note.finding is Finding.FEW_IMAGES:
+        return Text.counted(
+            "{count} image without slice positions: too few for a cross-sectional series.",
+            "{count} images without slice positions: too few for a cross-sectional series.",
+            count)
+    if note.finding is Finding.MISSING_INSTANCES:
+        return Text.counted("{count} image missing: gaps in the instance numbers.",
+                            "{count} images missing: gaps in the instance numbers.", count)
+    if note.finding is Finding.SLICE_GAPS:
+        return Text.counted("{count} slice missing: gaps in the slice positions.",
+                            "{count} slices missing: gaps in the slice positions.", count)
+    if note.finding is Finding.DUPLICATE_POSITIONS:
+        return Text.counted("{count} image repeats a slice position already present.",
+                            "{count} images repeat slice positions already present.", count)
+    return None
 
 
 @dataclass(frozen=True)
@@ -150,16 +221,50 @@ class Presenter:
         self, case: CaseInfo, documents: Iterable[DocumentLine]
     ) -> list[ChecklistLine]:
         """The case's document checklist, ticked from the documents received."""
-        received = [
-            ReceivedDocument(ItemKind(d.kind), d.is_dicom, d.valid)
-            for d in documents
-            if d.kind in ItemKind._value2member_map_
-        ]
+        received = received_from((d.kind, d.is_dicom, d.valid, d.inspection)
+                                 for d in documents)
         return [
             ChecklistLine(self.text(item.label), self.text(item.hint), item.required,
                           is_satisfied(item, received, case.answers))
             for item in checklist_for(case.answers)
         ]
+
+    def imaging(self, documents: Iterable[DocumentLine]) -> list[SeriesLine]:
+        """Each imaging series of the case with its diagnostic-quality verdict, explained."""
+        dicom = [(d.id, d.inspection) for d in documents if d.is_dicom and d.valid]
+        verdicts = assess_inspections(info for _, info in dicom)
+        lines = []
+        for uid, members in series_documents(dicom).items():
+            verdict = verdicts.get(uid)
+            if verdict is None:
+                continue
+            info = members[0][1]
+            label = modality_text([verdict.modality] if verdict.modality else [])
+            name = self.text(label) if isinstance(label, Text) else verdict.modality or ""
+            when = info.get("study_date")
+            try:
+                day = self.formats.day(date.fromisoformat(when)) if when else ""
+            except ValueError:
+                day = ""
+            preview = middle_instance(members) if verdict.category is not Category.REPORT \
+                else None
+            preview_info = dict(next((i for d, i in members if d == preview), {}))
+            images = Text.counted("{count} image", "{count} images",
+                                  verdict.images or len(members))
+            lines.append(SeriesLine(
+                title=f"{name} \u00b7 {day}" if day else name,
+                images=self.text(images),
+                verdict=self.text(Text(_CATEGORY_LABELS[verdict.category])),
+                diagnostic=verdict.diagnostic,
+                notes=tuple(self.text(t) for t in map(self._finding, verdict.notes)),
+                preview_id=preview,
+                has_preview=preview is not None and preview_info.get("preview") != "none",
+            ))
+        return lines
+
+    @staticmethod
+    def _finding(note: Note) -> Text:
+        return _counted_finding(note) or Text(_FINDINGS[note.finding])
 
     def document_kind(self, kind: str) -> str:
         """What a document was filed as."""
