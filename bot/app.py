@@ -37,7 +37,7 @@ from bot.settings import Settings
 from bot.timers import TimerService, make_scheduler
 from bot.uploads import FILES, UPLOADS
 from bot.warmup import warm_up
-from bot.web import chat, upload
+from bot.web import chat, opinion, upload
 from bot.web.inbox import setup_inbox
 from bot.web.templating import make_jinja_env
 from storage.db import Database
@@ -100,6 +100,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app.router.add_static("/static", STATIC_DIR)
     app.cleanup_ctx.append(_database)
     upload.setup(app)  # routes, bad-token limiter, file store and upload service
+    opinion.setup(app)  # the family's opinion page; its services come with the inbox
     if settings.telegram_enabled:
         from bot.channels.telegram import TELEGRAM_COMMANDS, telegram_ctx
         from bot.web.telegram_webhook import routes as telegram_routes

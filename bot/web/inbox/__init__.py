@@ -10,6 +10,7 @@ from bot.keys import CHANNELS, CLOCK, DATABASE, DISPATCHER, RENDERER, SETTINGS
 from bot.replies import ReplyWriter
 from bot.web.inbox.actions import InboxActions
 from bot.web.inbox.auth import SIGNER, THROTTLE, LoginThrottle, SessionSigner, load_session_key
+from bot.web.inbox.case_actions import setup_case_actions
 from bot.web.inbox.routes import ACTIONS, routes
 
 __all__ = ["setup_inbox"]
@@ -25,6 +26,7 @@ def setup_inbox(app: web.Application) -> None:
     app[THROTTLE] = LoginThrottle()
     app.router.add_routes(routes)
     app.cleanup_ctx.append(_inbox_ctx)
+    setup_case_actions(app)
 
 
 async def _inbox_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -39,6 +41,6 @@ async def _inbox_ctx(app: web.Application) -> AsyncIterator[None]:
     channels = app[CHANNELS]
     app[ACTIONS] = InboxActions(
         app[DATABASE], ReplyWriter(app[RENDERER], channels), channels, app[CLOCK],
-        on_committed=wake_dispatcher,
+        on_committed=wake_dispatcher, quote_required=app[SETTINGS].quote_required,
     )
     yield
