@@ -46,7 +46,8 @@ def saved_reply_form(marker: str) -> dict[str, str]:
     form = {}
     for code in SIX:
         form[f"title_{code}"] = f"Documents received ({code}) {marker}"
-        form[f"body_{code}"] = f"[{code}] {{patient}}: request {{reference}} complete on {{today}}."
+        form[f"body_{code}"] = (f"[{code}] {{patient}}: request {{reference}} complete on "
+                                "{today}.")
     return form
 
 
