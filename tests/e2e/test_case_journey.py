@@ -18,9 +18,12 @@ from tests.e2e.journey_helpers import (
     only_contact_id,
 )
 from tests.e2e.test_inbox import InboxBrowser, add_login, visible
+from tests.e2e.test_telegram import TELEGRAM_INTAKE, TelegramFamily, start_app
+from tests.e2e.test_telegram import texts as telegram_texts
 from tests.e2e.test_webchat_intake import rows, start_server
 from tests.e2e.upload_client import submit_case
 from tests.fakes.smtp import FakeSmtp
+from tests.fakes.telegram_api import FakeTelegram
 
 SIX = ("ar", "fr", "en", "nl", "ru", "tr")
 
@@ -164,3 +167,68 @@ async def test_a_whole_case_over_the_web_chat_from_intake_to_closing(
         await browser.close()
         await family.close()
         await server.close()
+
+
+async def test_a_whole_case_over_telegram_from_intake_to_closing(
+    tg_settings: Settings, fake: FakeTelegram, smtp: FakeSmtp,
+) -> None:
+    settings = tg_settings.with_overrides(smtp_url=smtp.url, mail_poll_seconds=0.1)
+    url = settings.database_url
+    running = await start_app(settings)
+    base = f"http://127.0.0.1:{running.server.port}"
+    login = await add_login(url)
+    browser = await InboxBrowser.open(base)
+    async with ClientSession() as session:
+        family = TelegramFamily(fake, session, running.webhook)
+        try:
+            await family.say("/start")
+            for how, value in TELEGRAM_INTAKE:
+                await (family.say(value) if how == "say" else
+                       family.pick(value) if how == "pick" else family.tap(value))
+            await family.tap("confirm")
+            await complete_the_file(url, base)
+            await family.replies()
+            await browser.sign_in(login.email)
+            page = CasePage(browser, await only_contact_id(url))
+
+            response, _ = await page.post("quote", service="written_opinion", amount="500")
+            assert response.status == 200
+            offer = await family.replies()
+            assert "Written opinion on file review: \u20ac500." in offer[-1].text
+            assert offer[-1].callback_datas() == ["c:quote_accept", "c:quote_decline"]
+            accepted = await family.tap("quote_accept")
+            assert "you have accepted the quote" in telegram_texts(accepted)
+            await fake.wait_for(
+                lambda: len(fake.calls_of("answerCallbackQuery")) == family.callbacks)
+            response, _ = await page.move("in_review_tumour_board")
+            assert response.status == 200
+            await family.replies()
+
+            response, _ = await page.send_opinion(OPINION_PDF)
+            assert response.status == 200
+            told = telegram_texts(await family.replies())
+            token = OPINION_LINK.search(told)
+            assert token is not None
+            async with ClientSession() as http:
+                right = await http.post(f"{base}/opinion/{token.group(1)}",
+                                        data={"birth_date": "2015-05-14"})
+                assert right.status == 200 and await right.read() == OPINION_PDF
+            (mail,) = await smtp.wait_for(1)
+            assert "Cher Dr Karim Alami" in mail.get_content()
+
+            html = await page.open()
+            assert "Documents received" in html  # the starting set of saved replies
+            reply_id = html.split(">Documents received<")[0].rsplit('value="', 1)[1]
+            response, _ = await page.post("saved-reply", reply=reply_id.split('"', 1)[0])
+            assert response.status == 200
+            (case,) = await rows(url, Case)
+            sent = telegram_texts(await family.replies())
+            assert f"documents for request {case.reference}. Thank you!" in sent
+            for status in ("follow_up", "closed"):
+                response, _ = await page.move(status)
+                assert response.status == 200
+            (case,) = await rows(url, Case)
+            assert case.status == "closed" and case.closed_at is not None
+        finally:
+            await browser.close()
+            await running.close()

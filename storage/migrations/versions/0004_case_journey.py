@@ -143,4 +143,163 @@ def downgrade() -> None:
         batch.drop_column('physician_email')
 
 
-STARTER_SET: list[dict[str, dict[str, str]]] = []
+# The starting set of saved replies (documents received, still missing, quote, opinion
+# ready, appointment confirmed, case closed), written natively in the six languages.
+STARTER_SET: list[dict[str, dict[str, str]]] = [
+    {
+        'ar': {
+            'title': 'تم استلام الوثائق',
+            'body': 'مرحبًا، لقد استلمنا وثائقكم الخاصة بالطلب {reference}. شكرًا لكم! نحن نراجعها الآن وسنعود إليكم إن كان هناك ما ينقص.',
+        },
+        'fr': {
+            'title': 'Documents reçus',
+            'body': "Bonjour, nous avons bien reçu vos documents pour la demande {reference}. Merci\xa0! Nous les vérifions et reviendrons vers vous s'il manque quelque chose.",
+        },
+        'en': {
+            'title': 'Documents received',
+            'body': 'Hello, we have received your documents for request {reference}. Thank you! We are checking them and will come back to you if anything is missing.',
+        },
+        'nl': {
+            'title': 'Documenten ontvangen',
+            'body': 'Goedendag, wij hebben uw documenten voor aanvraag {reference} goed ontvangen. Dank u! Wij kijken ze na en laten het u weten als er iets ontbreekt.',
+        },
+        'ru': {
+            'title': 'Документы получены',
+            'body': 'Здравствуйте! Мы получили ваши документы по заявке {reference}. Спасибо! Мы их проверяем и сообщим вам, если чего-то не хватает.',
+        },
+        'tr': {
+            'title': 'Belgeler alındı',
+            'body': 'Merhaba, {reference} numaralı başvurunuz için belgelerinizi aldık. Teşekkür ederiz! Belgeleri inceliyoruz; eksik bir şey olursa size bildireceğiz.',
+        },
+    },
+    {
+        'ar': {
+            'title': 'وثائق لا تزال ناقصة',
+            'body': 'مرحبًا، لإعداد الرأي الخاص بالطلب {reference} لا يزال الأطباء الاختصاصيون بحاجة إلى:\n{missing}\nيمكنكم إرسالها عبر رابط التحميل الخاص بكم أو هنا في المحادثة. اكتبوا «رابط جديد» إذا لم يعد رابطكم يعمل.',
+        },
+        'fr': {
+            'title': 'Documents encore manquants',
+            'body': "Bonjour, pour préparer l'avis de la demande {reference}, les spécialistes ont encore besoin de\xa0:\n{missing}\nVous pouvez les envoyer par votre lien d'envoi ou ici dans la conversation. Écrivez «\xa0nouveau lien\xa0» si votre lien ne fonctionne plus.",
+        },
+        'en': {
+            'title': 'Documents still missing',
+            'body': 'Hello, to prepare the opinion for request {reference} the specialists still need:\n{missing}\nYou can send them through your upload link or here in the chat. Write “new link” if your link no longer works.',
+        },
+        'nl': {
+            'title': 'Documenten die nog ontbreken',
+            'body': 'Goedendag, om het advies voor aanvraag {reference} voor te bereiden hebben de specialisten nog nodig:\n{missing}\nU kunt ze via uw uploadlink of hier in de chat sturen. Schrijf ‘nieuwe link’ als uw link niet meer werkt.',
+        },
+        'ru': {
+            'title': 'Документы, которых ещё не хватает',
+            'body': 'Здравствуйте! Чтобы подготовить заключение по заявке {reference}, специалистам ещё нужны:\n{missing}\nВы можете отправить их по своей ссылке для загрузки или здесь, в чате. Напишите «новая ссылка», если ваша ссылка больше не работает.',
+        },
+        'tr': {
+            'title': 'Hâlâ eksik belgeler',
+            'body': 'Merhaba, {reference} numaralı başvurunun görüşünü hazırlamak için uzmanların hâlâ şunlara ihtiyacı var:\n{missing}\nBunları yükleme bağlantınızdan veya buradan, sohbetten gönderebilirsiniz. Bağlantınız artık çalışmıyorsa “yeni bağlantı” yazınız.',
+        },
+    },
+    {
+        'ar': {
+            'title': 'تم إرسال عرض السعر',
+            'body': 'مرحبًا، لقد أرسلنا إليكم السعر المؤكَّد للطلب {reference}. يُرجى الرد باستخدام الأزرار الموجودة أسفل تلك الرسالة؛ وسيبدأ الأطباء الاختصاصيون عملهم فور موافقتكم.',
+        },
+        'fr': {
+            'title': 'Devis envoyé',
+            'body': "Bonjour, nous vous avons envoyé le prix confirmé de la demande {reference}. Répondez avec les boutons sous ce message\xa0; les spécialistes commencent dès que vous l'avez accepté.",
+        },
+        'en': {
+            'title': 'Quote sent',
+            'body': 'Hello, we have sent you the confirmed price for request {reference}. Please answer with the buttons under that message; the specialists start once you have accepted it.',
+        },
+        'nl': {
+            'title': 'Offerte verstuurd',
+            'body': 'Goedendag, wij hebben u de bevestigde prijs voor aanvraag {reference} gestuurd. Antwoord met de knoppen onder dat bericht; de specialisten beginnen zodra u hebt aanvaard.',
+        },
+        'ru': {
+            'title': 'Предложение отправлено',
+            'body': 'Здравствуйте! Мы отправили вам подтверждённую стоимость по заявке {reference}. Пожалуйста, ответьте кнопками под тем сообщением; специалисты начнут работу, как только вы его примете.',
+        },
+        'tr': {
+            'title': 'Fiyat teklifi gönderildi',
+            'body': 'Merhaba, {reference} numaralı başvurunuz için onaylanan fiyatı size gönderdik. Lütfen o mesajın altındaki düğmelerle yanıtlayınız; uzmanlar siz kabul eder etmez çalışmaya başlayacaktır.',
+        },
+    },
+    {
+        'ar': {
+            'title': 'الرأي جاهز',
+            'body': 'مرحبًا، الرأي المكتوب الخاص بالطلب {reference} جاهز. لقد تلقيتم رابطكم الشخصي في هذه المحادثة؛ اكتبوا «رابط جديد» إذا لم يعد يعمل. يمكنكم إرسال أسئلتكم حوله إلينا خلال الأيام الثلاثين القادمة.',
+        },
+        'fr': {
+            'title': 'Avis prêt',
+            'body': "Bonjour, l'avis écrit de la demande {reference} est prêt. Vous avez reçu votre lien personnel dans cette conversation\xa0; écrivez «\xa0nouveau lien\xa0» s'il ne fonctionne plus. Vous pouvez nous poser vos questions à son sujet pendant les 30 prochains jours.",
+        },
+        'en': {
+            'title': 'Opinion ready',
+            'body': 'Hello, the written opinion for request {reference} is ready. You have received your personal link in this chat; write “new link” if it no longer works. You may send us your questions about it during the next 30 days.',
+        },
+        'nl': {
+            'title': 'Advies klaar',
+            'body': 'Goedendag, het schriftelijke advies voor aanvraag {reference} is klaar. U hebt uw persoonlijke link in deze chat ontvangen; schrijf ‘nieuwe link’ als hij niet meer werkt. U kunt ons de komende 30 dagen uw vragen erover stellen.',
+        },
+        'ru': {
+            'title': 'Заключение готово',
+            'body': 'Здравствуйте! Письменное заключение по заявке {reference} готово. Персональная ссылка отправлена вам в этот чат; напишите «новая ссылка», если она больше не работает. В течение 30 дней вы можете задавать нам вопросы по заключению.',
+        },
+        'tr': {
+            'title': 'Görüş hazır',
+            'body': 'Merhaba, {reference} numaralı başvurunun yazılı görüşü hazır. Kişisel bağlantınız bu sohbette size gönderildi; artık çalışmıyorsa “yeni bağlantı” yazınız. Önümüzdeki 30 gün boyunca görüşle ilgili sorularınızı bize iletebilirsiniz.',
+        },
+    },
+    {
+        'ar': {
+            'title': 'تم تأكيد الموعد',
+            'body': 'مرحبًا، نؤكد لكم موعد الاستشارة المرئية الخاصة بالطلب {reference}. ستتلقون تاريخها ووقتها بحسب منطقتكم الزمنية ورابط الاتصال في رسالة منفصلة.',
+        },
+        'fr': {
+            'title': 'Rendez-vous confirmé',
+            'body': 'Bonjour, nous confirmons la consultation vidéo de la demande {reference}. Vous recevrez sa date, son heure dans votre fuseau horaire et le lien de connexion dans un message séparé.',
+        },
+        'en': {
+            'title': 'Appointment confirmed',
+            'body': 'Hello, we confirm the video consultation for request {reference}. You will receive its date, its time in your time zone and the connection link in a separate message.',
+        },
+        'nl': {
+            'title': 'Afspraak bevestigd',
+            'body': 'Goedendag, wij bevestigen de videoconsultatie voor aanvraag {reference}. U ontvangt de datum, het tijdstip in uw tijdzone en de verbindingslink in een afzonderlijk bericht.',
+        },
+        'ru': {
+            'title': 'Консультация подтверждена',
+            'body': 'Здравствуйте! Подтверждаем видеоконсультацию по заявке {reference}. Дату, время по вашему часовому поясу и ссылку для подключения вы получите отдельным сообщением.',
+        },
+        'tr': {
+            'title': 'Randevu onaylandı',
+            'body': 'Merhaba, {reference} numaralı başvurunuz için görüntülü görüşmeyi onaylıyoruz. Tarihini, kendi saat diliminize göre saatini ve bağlantı linkini ayrı bir mesajla alacaksınız.',
+        },
+    },
+    {
+        'ar': {
+            'title': 'تم إغلاق الملف',
+            'body': 'مرحبًا، لقد أغلقنا الطلب {reference} اليوم، {today}. شكرًا لثقتكم. تبقى جميع البيانات مشفّرة إلى أن تُحذف بعد انتهاء مدة الحفظ؛ ويمكنكم طلب حذفها قبل ذلك بكتابة «احذف بياناتي».',
+        },
+        'fr': {
+            'title': 'Dossier clôturé',
+            'body': "Bonjour, nous avons clôturé la demande {reference} aujourd'hui, le {today}. Merci de votre confiance. Tout reste chiffré jusqu'à sa suppression à la fin de la durée de conservation\xa0; vous pouvez demander une suppression plus tôt en écrivant «\xa0effacer mes données\xa0».",
+        },
+        'en': {
+            'title': 'Case closed',
+            'body': 'Hello, we have closed request {reference} today, {today}. Thank you for your trust. Everything is kept encrypted until it is erased after the retention period; you can ask us to erase it earlier by writing “erase my data”.',
+        },
+        'nl': {
+            'title': 'Dossier afgesloten',
+            'body': 'Goedendag, wij hebben aanvraag {reference} vandaag, {today}, afgesloten. Dank u voor uw vertrouwen. Alles blijft versleuteld bewaard tot het na de bewaartermijn wordt gewist; u kunt ons vragen het eerder te wissen door ‘verwijder mijn gegevens’ te schrijven.',
+        },
+        'ru': {
+            'title': 'Дело закрыто',
+            'body': 'Здравствуйте! Сегодня, {today}, мы закрыли заявку {reference}. Спасибо за доверие. Все данные хранятся в зашифрованном виде до удаления по окончании срока хранения; вы можете попросить удалить их раньше, написав «удалить мои данные».',
+        },
+        'tr': {
+            'title': 'Dosya kapatıldı',
+            'body': 'Merhaba, {reference} numaralı başvuruyu bugün, {today} tarihinde kapattık. Güveniniz için teşekkür ederiz. Tüm veriler saklama süresinin sonunda silinene kadar şifreli olarak tutulur; “verilerimi sil” yazarak daha önce silinmesini isteyebilirsiniz.',
+        },
+    },
+]
