@@ -115,6 +115,7 @@ class DoctorMail:
         self.server = SmtpServer.parse(smtp_url) if smtp_url else None
         self.sender = sender
         self.poll_seconds = poll_seconds
+        self.retry_seconds = 30.0  # first retry; doubles with each attempt
         self._wake = asyncio.Event()
 
     @property
@@ -232,8 +233,10 @@ class DoctorMail:
                 password=server.password, use_tls=server.implicit_tls,
                 start_tls=True if server.require_starttls else None, timeout=30,
             )
-        except aiosmtplib.SMTPRecipientsRefused:
-            return "recipient refused", True
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            # 4xx is "not now" (greylisting, a full mailbox), 5xx "never".
+            codes = [refused.code for refused in error.recipients]
+            return "recipient refused", bool(codes) and min(codes) >= 500
         except aiosmtplib.SMTPResponseException as error:
             return f"smtp {error.code}", 500 <= error.code < 600
         except (aiosmtplib.SMTPException, OSError) as error:
@@ -257,7 +260,8 @@ class DoctorMail:
                                                          "email_id": mail.id})
             else:
                 mail.status, mail.last_error = "pending", error[:200]
-                mail.next_attempt_at = now + timedelta(seconds=30 * 2 ** (mail.attempts - 1))
+                mail.next_attempt_at = now + timedelta(
+                    seconds=self.retry_seconds * 2 ** (mail.attempts - 1))
             await uow.commit()
 
     async def run(self) -> None:

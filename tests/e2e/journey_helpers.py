@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import ClientResponse, ClientSession, FormData
 
-from storage.tables import Contact
+from storage.db import Database
+from storage.tables import Case, CaseHistory, Contact, ConversationRow
+from storage.unit_of_work import UnitOfWork
 from tests.dicom_factory import iter_study
 from tests.e2e.test_inbox import InboxBrowser
 from tests.e2e.test_upload import AMIRA
@@ -75,3 +80,35 @@ class CasePage:
         response = await self.browser.session.post(
             f"{self.browser.base_url}/inbox/c/{self.contact_id}/opinion", data=form)
         return response, await response.text()
+
+
+async def seed_case_for(database_url: str, contact_id: int, status: str,
+                        answers: dict[str, Any]) -> int:
+    """Give a family that is already chatting a submitted case in `status` (no intake to
+    replay): its conversation now follows that case."""
+    now = datetime.now(UTC)
+    database = Database(database_url)
+    try:
+        async with UnitOfWork(database) as uow:
+            session = uow.session
+            contact = await session.get(Contact, contact_id)
+            assert contact is not None
+            contact.locale, contact.consent_version, contact.consent_at = "en", "2026-11-v1", now
+            case = Case(reference=f"SO-{uuid.uuid4().hex[:6].upper()}", contact_id=contact_id,
+                        status=status, language="en", answers=answers,
+                        routing={"kind": "co_review", "urgent": False, "paediatric": True,
+                                 "specialties": ["paediatric_cardiology"]},
+                        urgent=False, submitted_at=now, created_at=now, updated_at=now)
+            session.add(case)
+            await session.flush()
+            session.add(CaseHistory(case_id=case.id, from_status=None, to_status=status,
+                                    actor="family", at=now))
+            row = await session.get(ConversationRow, contact_id)
+            assert row is not None
+            row.case_id = case.id
+            row.state = {"phase": "submitted", "language": "en", "answers": answers,
+                         "consent_version": "2026-11-v1", "handoff": False}
+            await uow.commit()
+            return int(case.id)
+    finally:
+        await database.dispose()
