@@ -8,11 +8,11 @@ import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.upload_links import TOKEN_SHAPE, LinkProblem, token_hash
-from storage.tables import Case, Opinion, OpinionLink
+from storage.tables import Case, Email, Opinion, OpinionLink, Quote
 
 LINK_LIFETIME = timedelta(days=30)
 
@@ -83,3 +83,18 @@ async def reissue_family_link(
     if opinion is None:
         return None
     return opinion_url(base_url, await issue_link(session, opinion, Audience.FAMILY, now))
+
+
+async def forget_case_journey(session: AsyncSession, case: Case) -> list[str]:
+    """Erase a case's second half: opinions (their links go with them), doctor e-mails and
+    quotes, the doctor's address. Returns the opinions' file-store keys to delete after the
+    commit."""
+    opinions = list((await session.execute(
+        select(Opinion).where(Opinion.case_id == case.id))).scalars())
+    for opinion in opinions:
+        await session.delete(opinion)
+    await session.execute(delete(OpinionLink).where(OpinionLink.case_id == case.id))
+    await session.execute(delete(Email).where(Email.case_id == case.id))
+    await session.execute(delete(Quote).where(Quote.case_id == case.id))
+    case.physician_email = None
+    return [opinion.storage_key for opinion in opinions]

@@ -267,3 +267,23 @@ async def test_a_saved_reply_missing_a_language_or_with_an_unknown_placeholder_i
         response, _ = await page.post("saved-reply", reply=reply_id)
         assert response.status == 400
         assert "English only" not in await family_texts(settings.database_url)
+
+
+async def test_erasing_my_data_removes_the_opinion_its_links_and_the_doctor_mails(
+    in_review: Opened, settings: Settings, smtp: FakeSmtp,
+) -> None:
+    page, base, family = in_review.page, in_review.base, in_review.family
+    await page.send_opinion(OPINION_PDF)
+    token = latest_token(await family_texts(settings.database_url))
+    await smtp.wait_for(1)
+    await family.replies()
+    await family.say("erase my data")
+    erased = await family.tap("yes")
+    assert "has been erased" in texts(erased)
+    async with ClientSession() as http:
+        gone = await http.post(f"{base}/opinion/{token}", data={"birth_date": "14/05/2015"})
+        assert gone.status == 404 and await gone.read() != OPINION_PDF
+    for model in (Opinion, OpinionLink, Email, Quote):
+        assert await rows(settings.database_url, model) == []
+    objects = settings.data_dir / "files" / "objects"
+    assert [p for p in objects.rglob("*") if p.is_file()] == []
