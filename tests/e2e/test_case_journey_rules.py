@@ -287,3 +287,22 @@ async def test_erasing_my_data_removes_the_opinion_its_links_and_the_doctor_mail
         assert await rows(settings.database_url, model) == []
     objects = settings.data_dir / "files" / "objects"
     assert [p for p in objects.rglob("*") if p.is_file()] == []
+
+
+async def test_new_link_after_the_opinion_reissues_the_opinion_link_and_revokes_the_old(
+    in_review: Opened, settings: Settings,
+) -> None:
+    page, base, family = in_review.page, in_review.base, in_review.family
+    await page.send_opinion(OPINION_PDF)
+    first = latest_token(texts(await family.replies()))
+    second = latest_token(texts(await family.say("new link")))
+    response, _ = await page.post("opinion/link")
+    assert response.status == 200
+    third = latest_token(texts(await family.replies()))
+    assert len({first, second, third}) == 3
+    async with ClientSession() as http:
+        for old in (first, second):
+            assert (await http.get(f"{base}/opinion/{old}")).status == 410
+        assert (await http.get(f"{base}/opinion/{third}")).status == 200
+    actions = [a.action for a in await rows(settings.database_url, AuditEntry)]
+    assert "opinion_link_reissued" in actions
