@@ -451,3 +451,24 @@ class SavedReply(Base):
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VideoConsultation(Base):
+    """A booked video consultation; a reschedule cancels the row and books a new one.
+
+    `token_hash` is the SHA-256 of the capability that serves its calendar file (.ics).
+    """
+
+    __tablename__ = "video_consultations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    minutes: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64))
+    join_url: Mapped[str] = mapped_column(String(500))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -10,6 +10,7 @@ from bot.journey.doctor import DoctorMail
 from bot.journey.opinions import OpinionDesk
 from bot.journey.quotes import QuoteDesk
 from bot.journey.saved_replies import SavedReplies
+from bot.journey.video import VideoDesk
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class JourneyDesks:
     opinions: OpinionDesk
     doctor: DoctorMail
     replies: SavedReplies
+    video: VideoDesk
 
 
 JOURNEY = web.AppKey("journey_desks", JourneyDesks)

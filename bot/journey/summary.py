@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.journey.doctor import doctor_address, shares_with_doctor
-from storage.tables import Case, Email, Opinion, OpinionLink, Quote
+from storage.tables import Case, Email, Opinion, OpinionLink, Quote, VideoConsultation
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,17 @@ class MailLine:
 
 
 @dataclass(frozen=True)
+class VideoLine:
+    """One booking of the video consultation (a move cancels the earlier one)."""
+
+    starts_at: datetime
+    minutes: int
+    timezone: str
+    join_url: str
+    cancelled: bool
+
+
+@dataclass(frozen=True)
 class Journey:
     """The case's quote, opinions, doctor mails and what the team may do next."""
 
@@ -76,6 +87,12 @@ class Journey:
     mails: tuple[MailLine, ...]
     doctor_agreed: bool
     doctor_address: str | None
+    videos: tuple[VideoLine, ...] = ()
+
+    @property
+    def video(self) -> VideoLine | None:
+        """The booked consultation."""
+        return next((v for v in reversed(self.videos) if not v.cancelled), None)
 
     @property
     def quote(self) -> QuoteLine | None:
@@ -94,6 +111,9 @@ async def journey(session: AsyncSession, case: Case) -> Journey:
         .order_by(OpinionLink.id))).scalars())
     mails = (await session.execute(
         select(Email).where(Email.case_id == case.id).order_by(Email.id))).scalars()
+    videos = (await session.execute(
+        select(VideoConsultation).where(VideoConsultation.case_id == case.id)
+        .order_by(VideoConsultation.id))).scalars()
     return Journey(
         case_id=case.id,
         quotes=tuple(QuoteLine(q.id, q.service, Decimal(q.amount_cents) / 100, q.currency,
@@ -108,4 +128,6 @@ async def journey(session: AsyncSession, case: Case) -> Journey:
                              m.created_at, m.sent_at) for m in mails),
         doctor_agreed=shares_with_doctor(case),
         doctor_address=doctor_address(case),
+        videos=tuple(VideoLine(v.starts_at, v.minutes, v.timezone, v.join_url,
+                               v.cancelled_at is not None) for v in videos),
     )

@@ -1,5 +1,5 @@
 """The family's (or the treating doctor's) opinion page: one button, the PDF, every download
-audited.
+audited; and the video consultation's calendar file.
 
 Opening the page counts nothing: messaging apps fetch links to draw previews. Only the
 button (a POST) downloads and is counted. When the case has the patient's date of birth, the
@@ -20,6 +20,7 @@ from bot.client_address import request_address
 from bot.i18n.negotiate import from_accept_language
 from bot.journey.desks import JOURNEY
 from bot.journey.opinion_links import Audience, resolve
+from bot.journey.video import booking_for_token, calendar_file
 from bot.keys import CATALOGS, CLOCK, DATABASE, JINJA, RENDERER
 from bot.throttle import Throttle
 from bot.upload_links import LinkProblem
@@ -163,6 +164,26 @@ async def _stream(request: web.Request, opinion: Opinion, reference: str) -> web
         await response.write(chunk)
     await response.write_eof()
     return response
+
+
+@routes.get("/consultation/{token}.ics")
+async def consultation_calendar(request: web.Request) -> web.Response:
+    """The booked video consultation as a calendar file (its own capability link)."""
+    async with UnitOfWork(request.app[DATABASE], write=False) as uow:
+        booking = await booking_for_token(uow.session, request.match_info["token"])
+        case = await uow.session.get(Case, booking.case_id) if booking else None
+        contact = await uow.session.get(Contact, case.contact_id) if case and case.contact_id \
+            else None
+    if booking is None or case is None:
+        return _problem(request, LinkProblem.REVOKED)
+    lang = request.app[CATALOGS].resolve((contact.locale if contact else None) or case.language)
+    summary = request.app[RENDERER].text(Text.of(
+        "Video consultation — request {reference}", reference=case.reference), lang)
+    return web.Response(body=calendar_file(booking, summary), headers={
+        "Content-Type": "text/calendar; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="consultation-{case.reference}.ics"',
+        "Cache-Control": "no-store",
+    })
 
 
 def setup(app: web.Application) -> None:

@@ -19,6 +19,7 @@ from bot.journey.opinions import OpinionDesk
 from bot.journey.quotes import QuoteDesk
 from bot.journey.saved_replies import SavedReplies, is_complete, library, title_in
 from bot.journey.summary import journey
+from bot.journey.video import MINUTES, VideoDesk, country_zone
 from bot.keys import CHANNELS, CLOCK, DATABASE, DISPATCHER, RENDERER, SETTINGS
 from bot.replies import ReplyWriter
 from bot.uploads import FILES
@@ -78,6 +79,7 @@ async def _page(request: web.Request, contact_id: int, *, status: int = 200,
         saved=[{"id": r.id, "title": title_in(r, lang),
                 "complete": is_complete(r.texts)} for r in replies],
         mail_on=request.app[JOURNEY].doctor.enabled,
+        video_minutes=MINUTES, country_zone=country_zone(case),
         service_names={service["key"]: service["label"] for service in services},
         money=lambda amount, currency: renderer.money(amount, currency, lang),
         quote_required=request.app[SETTINGS].quote_required,
@@ -151,6 +153,23 @@ async def doctor_send(request: web.Request) -> web.Response:
     """E-mail the opinion's secure link to the treating doctor now."""
     return await _act(request, "doctor_queued", lambda desks, who, contact, form:
                       desks.doctor.send_opinion_now(who, contact))
+
+
+@routes.post("/inbox/c/{contact_id}/video", name="inbox-video")
+@requires_login
+async def book_video(request: web.Request) -> web.Response:
+    """Book or move the video consultation (Brussels time) and tell the family."""
+    return await _act(request, "video", lambda desks, who, contact, form: desks.video.book(
+        who, contact, _field(form, "starts"), _field(form, "minutes"), _field(form, "zone"),
+        _field(form, "join_url")))
+
+
+@routes.post("/inbox/c/{contact_id}/video/cancel", name="inbox-video-cancel")
+@requires_login
+async def cancel_video(request: web.Request) -> web.Response:
+    """Cancel the booked video consultation."""
+    return await _act(request, "video_cancelled", lambda desks, who, contact, form:
+                      desks.video.cancel(who, contact))
 
 
 @routes.post("/inbox/c/{contact_id}/saved-reply", name="inbox-saved-reply")
@@ -260,6 +279,7 @@ async def _journey_ctx(app: web.Application) -> AsyncIterator[None]:
         opinions=OpinionDesk(db, writer, doctor, clock, settings.base_url, wake),
         doctor=doctor,
         replies=SavedReplies(db, writer, renderer, clock, settings.timezone, wake),
+        video=VideoDesk(db, writer, renderer, clock, settings.base_url, wake),
     )
     task = asyncio.create_task(doctor.run(), name="doctor-mail") if doctor.enabled else None
     yield

@@ -1,4 +1,5 @@
-"""case journey: quotes, written opinions and their links, doctor e-mails, saved replies
+"""case journey: quotes, written opinions and their links, doctor e-mails, saved replies,
+video consultations
 
 Revision ID: 0004
 Revises: 0003
@@ -116,6 +117,25 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_saved_replies')),
     )
     _seed_saved_replies(saved)
+    op.create_table('video_consultations',
+    sa.Column('id', ID, nullable=False),
+    sa.Column('case_id', ID, nullable=False),
+    sa.Column('starts_at', WHEN, nullable=False),
+    sa.Column('minutes', sa.Integer(), nullable=False),
+    sa.Column('timezone', sa.String(length=64), nullable=False),
+    sa.Column('join_url', sa.String(length=500), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('coordinator_id', ID, nullable=True),
+    sa.Column('cancelled_at', WHEN, nullable=True),
+    sa.Column('created_at', WHEN, nullable=False),
+    _fk('video_consultations', 'case_id', 'cases', 'CASCADE'),
+    _fk('video_consultations', 'coordinator_id', 'coordinators'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_video_consultations')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_video_consultations_token_hash')),
+    )
+    op.create_index(op.f('ix_video_consultations_case_id'), 'video_consultations', ['case_id'],
+                    unique=False)
 
 
 def _seed_saved_replies(table: sa.Table) -> None:
@@ -128,6 +148,8 @@ def _seed_saved_replies(table: sa.Table) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_video_consultations_case_id'), table_name='video_consultations')
+    op.drop_table('video_consultations')
     op.drop_table('saved_replies')
     op.drop_index('ix_emails_due', table_name='emails')
     op.drop_index(op.f('ix_emails_case_id'), table_name='emails')
