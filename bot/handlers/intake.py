@@ -13,7 +13,7 @@ from bot.erasure import erase_case
 from bot.handlers.case_replies import CaseReplies
 from bot.i18n.detect import detect_language_async
 from bot.i18n.render import Renderer
-from bot.journey.opinions import opinion_link_prompt, reissue_family_link
+from bot.journey.opinions import AFTER_OPINION, opinion_link_prompt, reissue_family_link
 from bot.journey.quotes import record_answer
 from bot.replies import ReplyWriter
 from bot.upload_links import issue_link_for_case
@@ -142,6 +142,10 @@ class IntakeHandler:
             contact.unread += 1
         elif isinstance(happened, ev.MessageForCoordinator):
             contact.unread += 1
+            if case is not None and case.status in AFTER_OPINION:
+                # A question about the opinion (the follow-up period): flagged until a
+                # coordinator marks it handled.
+                contact.needs_human = True
         elif isinstance(happened, ev.NewLinkRequested) and case is not None:
             opinion_link = await reissue_family_link(session, case, self.base_url, now)
             if opinion_link is not None:

@@ -38,8 +38,9 @@ from storage.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 FIRST_DELIVERY = frozenset({CaseStatus.IN_REVIEW_SPECIALIST, CaseStatus.IN_REVIEW_TUMOUR_BOARD})
-CORRECTION = frozenset({CaseStatus.OPINION_DELIVERED, CaseStatus.VIDEO_CONSULTATION,
-                        CaseStatus.FOLLOW_UP})
+AFTER_OPINION = frozenset({CaseStatus.OPINION_DELIVERED, CaseStatus.VIDEO_CONSULTATION,
+                           CaseStatus.FOLLOW_UP})
+CORRECTION = AFTER_OPINION
 MAX_NOTE = 1000
 
 

@@ -15,7 +15,16 @@ from bot.client_address import parse_networks
 from bot.journey.desks import JOURNEY
 from bot.settings import Settings
 from intake.case import CaseStatus
-from storage.tables import AuditEntry, Case, Email, Message, Opinion, OpinionLink, Quote
+from storage.tables import (
+    AuditEntry,
+    Case,
+    Contact,
+    Email,
+    Message,
+    Opinion,
+    OpinionLink,
+    Quote,
+)
 from tests.e2e.chat_client import ChatFamily, texts
 from tests.e2e.journey_helpers import (
     OPINION_LINK,
@@ -306,3 +315,24 @@ async def test_new_link_after_the_opinion_reissues_the_opinion_link_and_revokes_
         assert (await http.get(f"{base}/opinion/{third}")).status == 200
     actions = [a.action for a in await rows(settings.database_url, AuditEntry)]
     assert "opinion_link_reissued" in actions
+
+
+async def test_a_question_in_the_follow_up_period_is_flagged_until_a_coordinator_handles_it(
+    settings: Settings,
+) -> None:
+    async for opened in open_case_page(settings, CaseStatus.FOLLOW_UP):
+        page, family = opened.page, opened.family
+        await family.replies()
+        answer = texts(await family.say("Should the dose change after the operation?"))
+        assert "A coordinator will read it" in answer
+        (contact,) = await rows(settings.database_url, Contact)
+        assert contact.needs_human and contact.unread >= 1
+        _, listing = await page.browser.get("/inbox")
+        assert f'href="/inbox/c/{page.contact_id}"' in listing  # on the "needs attention" list
+        await page.browser.get(f"/inbox/c/{page.contact_id}")
+        response, _ = await page.browser.post(f"/inbox/c/{page.contact_id}/handled")
+        assert response.status == 200
+        (contact,) = await rows(settings.database_url, Contact)
+        assert not contact.needs_human
+        handled = await rows(settings.database_url, AuditEntry, AuditEntry.action == "handled")
+        assert len(handled) == 1
