@@ -123,6 +123,9 @@ async def test_a_whole_case_over_the_web_chat_from_intake_to_closing(
         downloads = await rows(url, AuditEntry, AuditEntry.action == "opinion_download")
         assert [d.detail["audience"] for d in downloads] == ["family"]
         assert "opened 1 time" in visible(await page.open())
+        _, audit_page = await browser.get("/inbox/audit")
+        assert "The family downloaded the opinion" in visible(audit_page)
+        assert "The family accepted the quote" in visible(audit_page)
 
         # 3. The treating doctor: a link by e-mail through SMTP, never the PDF.
         (mail,) = await smtp.wait_for(1)
