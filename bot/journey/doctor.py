@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+")
 MAX_ATTEMPTS = 6
+# "Dr", "Dr.", "Doctor", "Docteur", "Prof." typed before the name: the greeting has its own.
+TITLE = re.compile(r"^\s*((dr|doctor|docteur|dokter|prof|professor|professeur)\.?\s+)+",
+                   re.IGNORECASE)
 STALE_CLAIM = timedelta(minutes=10)
 OPINION_KIND = "opinion_to_doctor"
 
@@ -142,8 +145,8 @@ class DoctorMail:
         token = await issue_link(session, opinion, Audience.DOCTOR, now)
         lang = self.renderer.catalogs.resolve(
             str((case.answers or {}).get("report_language") or case.language))
-        name = str((case.answers or {}).get("physician_name") or "").strip()[:120]
-        greeting = (Text.of("Dear Dr {name},", name=name.removeprefix("Dr ").strip()) if name
+        name = TITLE.sub("", str((case.answers or {}).get("physician_name") or "")).strip()
+        greeting = (Text.of("Dear Dr {name},", name=name[:120]) if name
                     else Text.of("Dear Doctor,"))
         body = Text.of(
             "{greeting}\n\nThe family of your patient asked us to share with you the written "

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.journey.doctor import SmtpServer, address_of
+from bot.journey.doctor import TITLE, SmtpServer, address_of
 from bot.web.opinion import parse_birth_date
 
 
@@ -37,3 +37,11 @@ def test_a_doctor_address_is_found_in_what_the_family_typed() -> None:
     assert address_of("Dr Alami, k.alami@example.org, +212 5") == "k.alami@example.org"
     assert address_of("+212 522 00 00 00") is None
     assert address_of(None) is None
+
+
+@pytest.mark.parametrize("typed", ["Dr Karim Alami", "Dr. Karim Alami", "doctor Karim Alami",
+                                   "Prof. Dr. Karim Alami", "Karim Alami"])
+def test_the_doctors_title_typed_by_the_family_is_not_repeated_in_the_greeting(
+    typed: str,
+) -> None:
+    assert TITLE.sub("", typed).strip() == "Karim Alami"
