@@ -84,10 +84,12 @@ def check_terms(
 
 
 def review_may_start(
-    goal: CaseStatus, answer: QuoteAnswer | None, *, required: bool
+    goal: CaseStatus, answer: QuoteAnswer | None, *, required: bool,
+    paid_elsewhere: bool = False,
 ) -> bool:
-    """Whether a move to `goal` is allowed as far as the quote is concerned."""
-    if goal not in REVIEW_STATUSES or not required:
+    """Whether a move to `goal` is allowed as far as the quote is concerned: a case paid
+    elsewhere, or a team that does not require quotes, needs no accepted one."""
+    if goal not in REVIEW_STATUSES or not required or paid_elsewhere:
         return True
     return answer is QuoteAnswer.ACCEPTED
 

@@ -124,6 +124,8 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The treating doctor's e-mail address, when a coordinator added or corrected it.
     physician_email: Mapped[str | None] = mapped_column(String(255))
+    # Paid elsewhere (an insurer, an embassy): the review needs no accepted quote.
+    paid_elsewhere_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CaseHistory(Base):

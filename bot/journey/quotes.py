@@ -71,6 +71,16 @@ class QuoteDesk:
         self.clock = clock
         self.on_committed = on_committed
 
+    async def paid_elsewhere(self, coordinator_id: int, contact_id: int, paid: bool) -> None:
+        """Mark the case as paid elsewhere (no quote needed for the review), or undo it."""
+        now = self.clock()
+        async with locked_case(self.db, contact_id) as found:
+            found.case.paid_elsewhere_at = now if paid else None
+            found.case.updated_at = now
+            audit(found.uow.session, coordinator_id, "paid_elsewhere", now,
+                  case_id=found.case.id, contact_id=contact_id, paid=paid)
+            await found.uow.commit()
+
     async def send(
         self, coordinator_id: int, contact_id: int, service: str, amount: str, reason: str
     ) -> int:

@@ -336,3 +336,31 @@ async def test_a_question_in_the_follow_up_period_is_flagged_until_a_coordinator
         assert not contact.needs_human
         handled = await rows(settings.database_url, AuditEntry, AuditEntry.action == "handled")
         assert len(handled) == 1
+
+
+async def test_a_case_paid_elsewhere_goes_to_review_without_a_quote_and_it_can_be_undone(
+    settings: Settings,
+) -> None:
+    async for opened in open_case_page(settings, CaseStatus.FILE_COMPLETE):
+        page = opened.page
+        response, _ = await page.post("paid-elsewhere", paid="yes")
+        assert response.status == 200
+        assert "Paid elsewhere: the review needs no quote." in visible(await page.open())
+        response, _ = await page.post("paid-elsewhere", paid="no")
+        assert response.status == 200
+        response, _ = await page.move("in_review_specialist")
+        assert response.status == 400
+        await page.post("paid-elsewhere", paid="yes")
+        response, _ = await page.move("in_review_specialist")
+        assert response.status == 200
+        assert not await rows(settings.database_url, Quote)
+        marks = await rows(settings.database_url, AuditEntry,
+                           AuditEntry.action == "paid_elsewhere")
+        assert [m.detail["paid"] for m in marks] == [True, False, True]
+
+
+async def test_without_quote_required_the_review_starts_at_once(settings: Settings) -> None:
+    async for opened in open_case_page(settings.with_overrides(quote_required=False),
+                                       CaseStatus.FILE_COMPLETE):
+        response, _ = await opened.page.move("in_review_tumour_board")
+        assert response.status == 200

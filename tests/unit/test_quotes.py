@@ -56,6 +56,7 @@ def test_only_the_review_waits_for_an_accepted_quote_and_only_when_required(
     for answer in (None, QuoteAnswer.DECLINED):
         assert review_may_start(goal, answer, required=True) is not review
         assert review_may_start(goal, answer, required=False)
+        assert review_may_start(goal, answer, required=True, paid_elsewhere=True)
     assert review_may_start(goal, QuoteAnswer.ACCEPTED, required=True)
 
 

@@ -174,7 +174,8 @@ class InboxActions:
                 raise ActionError("stale_status")
             before = case.status
             if not review_may_start(goal, await quote_answer(session, case.id),
-                                    required=self.quote_required):
+                                    required=self.quote_required,
+                                    paid_elsewhere=case.paid_elsewhere_at is not None):
                 raise ActionError("quote_not_accepted")
             try:
                 repo.change_status(session, case, goal, f"coordinator:{coordinator_id}", now)

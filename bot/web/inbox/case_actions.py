@@ -131,6 +131,14 @@ async def send_quote(request: web.Request) -> web.Response:
         who, contact, _field(form, "service"), _field(form, "amount"), _field(form, "reason")))
 
 
+@routes.post("/inbox/c/{contact_id}/paid-elsewhere", name="inbox-paid-elsewhere")
+@requires_login
+async def paid_elsewhere(request: web.Request) -> web.Response:
+    """The case is paid elsewhere: the review needs no accepted quote (or undo it)."""
+    return await _act(request, "paid_elsewhere", lambda desks, who, contact, form:
+                      desks.quotes.paid_elsewhere(who, contact, _field(form, "paid") == "yes"))
+
+
 @routes.post("/inbox/c/{contact_id}/opinion/link", name="inbox-opinion-link")
 @requires_login
 async def reissue_link(request: web.Request) -> web.Response:

@@ -30,6 +30,7 @@ def _fk(table: str, column: str, target: str, ondelete: str | None = None) -> sa
 def upgrade() -> None:
     with op.batch_alter_table('cases') as batch:
         batch.add_column(sa.Column('physician_email', sa.String(length=255), nullable=True))
+        batch.add_column(sa.Column('paid_elsewhere_at', WHEN, nullable=True))
     op.create_table('quotes',
     sa.Column('id', ID, nullable=False),
     sa.Column('case_id', ID, nullable=False),
@@ -162,6 +163,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_quotes_case_id'), table_name='quotes')
     op.drop_table('quotes')
     with op.batch_alter_table('cases') as batch:
+        batch.drop_column('paid_elsewhere_at')
         batch.drop_column('physician_email')
 
 
