@@ -364,3 +364,20 @@ async def test_without_quote_required_the_review_starts_at_once(settings: Settin
                                        CaseStatus.FILE_COMPLETE):
         response, _ = await opened.page.move("in_review_tumour_board")
         assert response.status == 200
+
+
+async def test_an_arabic_family_gets_the_opinion_message_and_page_in_arabic_right_to_left(
+    in_review: Opened, settings: Settings,
+) -> None:
+    page, base, family = in_review.page, in_review.base, in_review.family
+    await family.replies()
+    await family.say("العربية")
+    await page.send_opinion(OPINION_PDF)
+    told = texts(await family.replies())
+    assert "الرأي المكتوب لطلبكم" in told
+    token = latest_token(told)
+    async with ClientSession(headers={"Accept-Language": "en"}) as http:
+        opened = await http.get(f"{base}/opinion/{token}")
+        html = await opened.text()
+    assert 'lang="ar" dir="rtl"' in html and "رأيكم الطبي الثاني المكتوب" in html
+    assert 'name="birth_date"' in html
