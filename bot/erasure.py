@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.journey.opinion_links import forget_case_journey
 from bot.upload_files import purge_case_uploads
 from bot.upload_links import revoke
 from intake.case import CaseStatus
@@ -18,9 +19,11 @@ async def erase_case(
     session: AsyncSession, case: Case, actor: str, now: datetime
 ) -> list[str]:
     """Empty a case and mark it erased: answers, routing, transcript, uploads, documents,
-    live links and pending timers. Returns the file-store keys to delete once the
-    transaction has committed (files go only when the rows that name them are gone)."""
+    live links, opinions, doctor e-mails, quotes and pending timers. Returns the file-store
+    keys to delete once the transaction has committed (files go only when the rows that name
+    them are gone)."""
     keys = await purge_case_uploads(session, case.id)
+    keys += await forget_case_journey(session, case)
     await repo.delete_case_documents(session, case.id)
     await revoke(session, case.id, now)
     await repo.cancel_timers(session, case.id, now)

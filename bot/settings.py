@@ -54,6 +54,12 @@ class Settings:
     telegram_per_chat_interval: float = 1.0
     whatsapp_per_chat_interval: float = 0.2
     extra: Mapping[str, str] = field(default_factory=dict)
+    # The second half of a case (quote, opinion, treating doctor): see notes/case2.md.
+    smtp_url: str | None = None
+    smtp_from: str = "second-opinion@localhost"
+    quote_required: bool = True
+    opinion_max_mb: int = 50
+    mail_poll_seconds: float = 5.0
 
     @property
     def base_url(self) -> str:
@@ -122,6 +128,10 @@ class Settings:
             extra={k: v for k, v in values.items()
                    if (k.startswith("TWILIO_TEMPLATE_") or k in ("SESSION_KEY", "FILES_KEY"))
                    and v.strip()},
+            smtp_url=opt("SMTP_URL"),
+            smtp_from=opt("SMTP_FROM") or "second-opinion@localhost",
+            quote_required=(opt("QUOTE_REQUIRED") or "true").lower() not in ("0", "false", "no"),
+            opinion_max_mb=int(opt("OPINION_MAX_MB") or 50),
         )
         settings.validate()
         return settings

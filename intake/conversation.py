@@ -33,6 +33,7 @@ from intake.questionnaire import (
     prune,
     question_of,
 )
+from intake.quotes import QUOTE_OPTIONS, QuoteAnswer, answer_of, quote_reminder
 from intake.vocabulary import DEFAULT_LANGUAGE, LANGUAGES
 
 Translate = Callable[[Text, str], str]
@@ -67,6 +68,7 @@ class Conversation:
     erase_resume: Phase | None = None
     handoff: bool = False
     editing: bool = False
+    quote_pending: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict for storage."""
@@ -88,6 +90,7 @@ class Conversation:
             erase_resume=Phase(erase_resume) if erase_resume else None,
             handoff=bool(data.get("handoff", False)),
             editing=bool(data.get("editing", False)),
+            quote_pending=bool(data.get("quote_pending", False)),
         )
 
     @property
@@ -190,6 +193,10 @@ def handle(conversation: Conversation, message: UserInput, ctx: Context) -> Outc
             )
             out.prompts.extend(_current(state))
             return out
+    if state.quote_pending and state.phase is Phase.SUBMITTED and _quote_phase(
+        out, message, text, ctx
+    ):
+        return out
     if state.handoff:
         out.events.append(ev.MessageForCoordinator())
         return out
@@ -358,6 +365,36 @@ def _submitted_phase(out: Outcome, message: UserInput, text: str, ctx: Context) 
             "Thank you, your message has been added to your file. A coordinator will read it."
         )
     )
+    if out.conversation.quote_pending:
+        out.prompts.append(quote_reminder())
+
+
+def _quote_phase(out: Outcome, message: UserInput, text: str, ctx: Context) -> bool:
+    """A quote waits for an answer: a tapped option always counts (even while a coordinator
+    has taken over); a typed one, a number or yes / no, only while the assistant answers."""
+    state = out.conversation
+    answer = answer_of(message.choice)
+    if answer is None and not state.handoff and not message.files:
+        key = _choice_key(text, QUOTE_OPTIONS, out, ctx)
+        answer = answer_of(key)
+        if answer is None and key is None and text:
+            yes = _yes_no(message, text, state.locale)
+            if yes is not None:
+                answer = QuoteAnswer.ACCEPTED if yes else QuoteAnswer.DECLINED
+    if answer is None:
+        return False
+    state.quote_pending = False
+    accepted = answer is QuoteAnswer.ACCEPTED
+    out.events.append(ev.QuoteAnswered(accepted))
+    if accepted:
+        out.prompts.append(Prompt.say(
+            "Thank you, you have accepted the quote. Your file now goes to the specialists; "
+            "we will tell you when the written opinion is ready."))
+    else:
+        out.prompts.append(Prompt.say(
+            "Thank you, we have noted that you decline the quote. Your coordinator will "
+            "contact you to discuss it."))
+    return True
 
 
 _PHASES: dict[Phase, Callable[[Outcome, UserInput, str, Context], None]] = {
@@ -626,6 +663,8 @@ def _current(state: Conversation) -> list[Prompt]:
         return [_edit_question(state)]
     if state.phase is Phase.CONFIRM_ERASE:
         return [_erase_question()]
+    if state.phase is Phase.SUBMITTED and state.quote_pending:
+        return [quote_reminder()]
     return []
 
 

@@ -64,6 +64,13 @@ class NewLinkRequested:
 
 
 @dataclass(frozen=True)
+class QuoteAnswered:
+    """The family accepted or declined the quote a coordinator sent."""
+
+    accepted: bool
+
+
+@dataclass(frozen=True)
 class MessageForCoordinator:
     """Free text after the intake, or during a handoff: for the coordinators to read."""
 
@@ -79,5 +86,6 @@ Event = (
     | StatusRequested
     | PricesRequested
     | NewLinkRequested
+    | QuoteAnswered
     | MessageForCoordinator
 )

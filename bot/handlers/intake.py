@@ -13,6 +13,8 @@ from bot.erasure import erase_case
 from bot.handlers.case_replies import CaseReplies
 from bot.i18n.detect import detect_language_async
 from bot.i18n.render import Renderer
+from bot.journey.opinions import AFTER_OPINION, opinion_link_prompt, reissue_family_link
+from bot.journey.quotes import record_answer
 from bot.replies import ReplyWriter
 from bot.upload_links import issue_link_for_case
 from intake import events as ev
@@ -140,9 +142,19 @@ class IntakeHandler:
             contact.unread += 1
         elif isinstance(happened, ev.MessageForCoordinator):
             contact.unread += 1
+            if case is not None and case.status in AFTER_OPINION:
+                # A question about the opinion (the follow-up period): flagged until a
+                # coordinator marks it handled.
+                contact.needs_human = True
         elif isinstance(happened, ev.NewLinkRequested) and case is not None:
-            link = await issue_link_for_case(session, case, self.base_url, now)
-            prompts.append(self.case_replies.new_link(link, state.locale))
+            opinion_link = await reissue_family_link(session, case, self.base_url, now)
+            if opinion_link is not None:
+                prompts.append(opinion_link_prompt(opinion_link))
+            else:
+                link = await issue_link_for_case(session, case, self.base_url, now)
+                prompts.append(self.case_replies.new_link(link, state.locale))
+        elif isinstance(happened, ev.QuoteAnswered) and case is not None:
+            await record_answer(session, contact, case, happened.accepted, now)
         elif isinstance(happened, ev.RemindersStopped):
             contact.reminders_off = True
         elif isinstance(happened, ev.StatusRequested) and case is not None and (

@@ -21,6 +21,7 @@ from bot.web.inbox.auth import (
     SignInLimits,
     load_session_key,
 )
+from bot.web.inbox.case_actions import setup_case_actions
 from bot.web.inbox.previews import preview_routes
 from bot.web.inbox.routes import ACTIONS, routes
 
@@ -37,6 +38,7 @@ def setup_inbox(app: web.Application) -> None:
     app.router.add_routes(routes)
     app.router.add_routes(preview_routes)
     app.cleanup_ctx.append(_inbox_ctx)
+    setup_case_actions(app)
 
 
 async def _inbox_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -58,6 +60,6 @@ async def _inbox_ctx(app: web.Application) -> AsyncIterator[None]:
     channels = app[CHANNELS]
     app[ACTIONS] = InboxActions(
         app[DATABASE], ReplyWriter(app[RENDERER], channels), channels, app[CLOCK],
-        on_committed=wake_dispatcher,
+        on_committed=wake_dispatcher, quote_required=app[SETTINGS].quote_required,
     )
     yield

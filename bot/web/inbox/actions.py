@@ -21,10 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.channels.base import Channel
 from bot.clock import Clock
 from bot.handlers.case_replies import CaseReplies
+from bot.journey.quotes import quote_answer
 from bot.replies import ReplyWriter
 from intake.case import CaseStatus, InvalidTransition
 from intake.conversation import Conversation, current_prompts
 from intake.deadlines import Audience, SlaEvent, SlaKind, cancelled_kinds, sla_deadlines
+from intake.quotes import review_may_start
 from intake.routing import RouteKind
 from storage import repositories as repo
 from storage.db import Database
@@ -66,9 +68,10 @@ class InboxActions:
 
     def __init__(
         self, db: Database, writer: ReplyWriter, channels: Mapping[str, Channel], clock: Clock,
-        on_committed: Callable[[], None] = lambda: None,
+        on_committed: Callable[[], None] = lambda: None, *, quote_required: bool = True,
     ) -> None:
         self.db = db
+        self.quote_required = quote_required
         self.writer = writer
         self.channels = channels
         self.clock = clock
@@ -170,6 +173,10 @@ class InboxActions:
             if expected is not None and case.status != expected:
                 raise ActionError("stale_status")
             before = case.status
+            if not review_may_start(goal, await quote_answer(session, case.id),
+                                    required=self.quote_required,
+                                    paid_elsewhere=case.paid_elsewhere_at is not None):
+                raise ActionError("quote_not_accepted")
             try:
                 repo.change_status(session, case, goal, f"coordinator:{coordinator_id}", now)
             except InvalidTransition:
