@@ -75,3 +75,13 @@ class Territory:
     """A parameter rendered as the country's name in the reader's language."""
 
     code: str
+
+
+@dataclass(frozen=True)
+class LanguageName:
+    """A parameter rendered as a language's name in the reader's language, with its own name
+    in brackets when they differ ("arabe (العربية)"); `capitalised` for a button or a line
+    start."""
+
+    code: str
+    capitalised: bool = False

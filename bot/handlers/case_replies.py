@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from bot.i18n.render import Renderer, isolate
 from intake.case import CaseStatus, status_label
 from intake.checklist import checklist_for
-from intake.pricing import PricedService, PriceRange, default_table, quote
+from intake.pricing import PricedService, PriceRange, default_table, quote, quote_reason
 from intake.prompts import Lines, Prompt, Text
 from intake.routing import RouteKind, Routing, specialty_label
 from intake.vocabulary import Service
@@ -33,7 +33,7 @@ class CaseReplies:
         lines = tuple(
             Text.of("\u2022 {label} \u2014 {hint}", label=item.label, hint=item.hint)
             if item.required
-            else Text.of("\u2022 {label} (if available) \u2014 {hint}", label=item.label,
+            else Text.of("\u2022 {label} (optional) \u2014 {hint}", label=item.label,
                          hint=item.hint)
             for item in items
         )
@@ -48,10 +48,16 @@ class CaseReplies:
         service = answers.get("service")
         if isinstance(service, str):
             ranges = quote(routing, Service(service))
-            prompts.append(Prompt(Text.of(
-                "Indicative price for the service you chose:\n{lines}\nYour coordinator "
-                "confirms the exact amount before any work starts.",
-                lines=Lines(self._price_lines(ranges, renderer, lang)))))
+            reason = quote_reason(routing, Service(service))
+            lines = Lines(self._price_lines(ranges, renderer, lang))
+            prompts.append(Prompt(
+                Text.of(
+                    "Indicative price for the service you chose:\n{lines}\nYour coordinator "
+                    "confirms the exact amount before any work starts.", lines=lines)
+                if reason is None else
+                Text.of(
+                    "Indicative price:\n{lines}\n{reason} Your coordinator confirms the exact "
+                    "amount before any work starts.", lines=lines, reason=reason)))
         return prompts
 
     def _routing_text(self, routing: Routing) -> Text:
