@@ -392,7 +392,7 @@ def _command(out: Outcome, command: Command) -> None:
         lines = tuple(
             # TRANSLATORS: {word} is the command word in your language, {slash} its /form.
             Text.of("\u201c{word}\u201d or {slash} \u2014 {meaning}",
-                    word=command_word(c, state.locale), slash=f"/{slash_name(c)}",
+                    word=command_word(c, state.locale), slash="/" + slash_name(c),
                     meaning=meaning)
             for c, meaning in command_help()
         )
