@@ -6,9 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any
-
 from types import MappingProxyType
+from typing import Any
 
 from intake.prompts import N_, LanguageName, Option, Text
 from intake.vocabulary import LANGUAGES, Role, Service, Sex, Situation, Specialty, Urgency

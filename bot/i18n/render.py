@@ -72,11 +72,9 @@ def running_case(label: str, lang: str) -> str:
     first, second = label[0], label[1]
     if not first.isupper() or not (second.islower() or second.isspace()):
         return label
-    if lang == "tr":
-        lowered = {"I": "\u0131", "\u0130": "i"}.get(first, first.lower())
-    else:
-        lowered = first.lower()
-    return lowered + label[1:]
+    # Turkish lowers the dotless I to ı and the dotted İ to i.
+    turkish = {"I": "\u0131", "\u0130": "i"} if lang == "tr" else {}
+    return turkish.get(first, first.lower()) + label[1:]
 
 
 def unbreakable(text: str) -> str:
