@@ -115,7 +115,7 @@ async def test_a_family_sends_ct_mr_and_a_lab_report_and_the_checklist_ticks(
     assert "CT scan of January 19, 2004: 1 series, 1 image \u2713" in summary
     assert "MRI" in summary
     assert "Laboratory results: Blood tests March.pdf \u2713" in summary
-    assert "Still missing: Referral letter." in summary
+    assert "Still missing: referral letter." in summary
     assert summary.count("Files received") == 1
 
     documents = await intake.documents()
