@@ -185,7 +185,8 @@ class Renderer:
                 raise ValueError("naive datetime passed to a message; the domain must use aware")
             return format_datetime(value, format="medium", tzinfo=tz, locale=lang)
         if isinstance(value, date):
-            return format_date(value, format="long", locale=lang)
+            # "14 мая 2015 г.", "14 mai 2015": a date never breaks across lines.
+            return format_date(value, format="long", locale=lang).replace(" ", NO_BREAK_SPACE)
         if isinstance(value, bool):
             return value
         if isinstance(value, (Decimal, int, float)):

@@ -106,7 +106,8 @@ def test_ltr_tokens_are_isolated_only_in_arabic() -> None:
 
 
 @pytest.mark.parametrize(
-    ("lang", "expected"), [("fr", "Vu le 5 mars 2026"), ("tr", "Seen on 5 Mart 2026")]
+    ("lang", "expected"),
+    [("fr", "Vu le 5\xa0mars\xa02026"), ("tr", "Seen on 5\xa0Mart\xa02026")],
 )
 def test_dates_are_written_the_locale_way(renderer: Renderer, lang: str, expected: str) -> None:
     assert renderer.text(Text.of("Seen on {day}", day=date(2026, 3, 5)), lang) == expected
