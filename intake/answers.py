@@ -140,7 +140,7 @@ def _match_loose(text: str, options: Options) -> str | Invalid:
     return Invalid(
         # TRANSLATORS: {answer} is what the family typed, shortened; {count} the last number.
         Text.of(
-            "I could not match “{answer}” to an option. "
+            "We could not match “{answer}” to an option. "
             "Please answer with a number from 1 to {count}, or tap one of the options.",
             answer=_quoted(text),
             count=len(options),
@@ -489,7 +489,7 @@ def parse_country(text: str, languages: Sequence[str] = LANGUAGES) -> Parsed[str
             return Valid(started.pop())
     return Invalid(
         Text.of(
-            "I did not recognise “{answer}” as a country. Please write the country's name.",
+            "We did not recognise “{answer}” as a country. Please write the country's name.",
             answer=_quoted(text),
         )
     )
