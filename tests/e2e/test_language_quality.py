@@ -17,6 +17,7 @@ from intake.routing import specialty_label
 from tests.e2e.chat_client import ChatFamily, texts
 from tests.e2e.test_six_languages import LOCALES, TYPED, script
 from tests.e2e.test_webchat_intake import start_server
+from tests.e2e.upload_client import link_for, start, submit_case
 
 RENDERER = Renderer(Catalogs())
 ENGLISH_WORDS = [command_word(command, "en") for command in Command]
@@ -126,3 +127,34 @@ async def test_the_chat_says_an_automated_assistant_is_writing(
         "university hospitals. You are writing to our automated assistant; our medical "
         "coordinators read this conversation and take over whenever needed."), lang)
     assert hello in greeting
+
+
+async def test_the_upload_page_shows_optional_documents_as_optional_never_missing(
+    settings: Settings,
+) -> None:
+    server, base = await start(settings)
+    family = await ChatFamily.open(base)
+    try:
+        await submit_case(family, settings.database_url)
+        link = await link_for(settings.database_url, base)
+        page = await (await family.session.get(link)).text()
+    finally:
+        await family.close()
+        await server.close()
+    items = []
+    for block in page.split('<li class="checklist__item')[1:]:
+        required = re.search(r'data-required="(true|false)"', block)
+        label = re.search(r'checklist__label">(.*?)</span>\s*<span class="checklist__state',
+                          block, re.DOTALL)
+        state = re.search(r'checklist__state[^>]*>(.*?)</span>', block)
+        assert required and label and state, block
+        items.append((required.group(1), label.group(1), state.group(1)))
+    assert {required for required, _, _ in items} == {"true", "false"}
+    for required, label, state in items:
+        if state == "Received":
+            continue
+        if required == "false":
+            assert "(optional)" in label and state == "Optional, not received", (label, state)
+        else:
+            assert "(optional)" not in label and state == "Not received yet", (label, state)
+    assert "Missing" not in page
