@@ -24,7 +24,7 @@ from intake.commands import (
     match_language_name,
     slash_name,
 )
-from intake.prompts import N_, LanguageName, Lines, Option, Prompt, Territory, Text
+from intake.prompts import N_, LanguageName, Lines, Option, Prompt, Running, Territory, Text
 from intake.questionnaire import (
     CONSENT_VERSION,
     FIRST_STEP,
@@ -727,11 +727,11 @@ def _display(step: Step, value: Any) -> Any:
     if step.key == "report_language" and value in LANGUAGES:
         return LanguageName(value)
     if step.kind is StepKind.CHOICE:
-        return next((o.label for o in step.options if o.key == value), str(value))
+        return next((Running(o.label) for o in step.options if o.key == value), str(value))
     if step.kind is StepKind.MULTI:
         return tuple(o.label for o in step.options if o.key in value)
     if step.kind is StepKind.YES_NO:
-        return Text(N_("Yes")) if value else Text(N_("No"))
+        return Running(Text(N_("Yes")) if value else Text(N_("No")))
     if step.kind is StepKind.DATE:
         return date.fromisoformat(value)
     if step.kind is StepKind.COUNTRY:

@@ -78,6 +78,14 @@ class Territory:
 
 
 @dataclass(frozen=True)
+class Running:
+    """A label rendered inside a sentence, in the language's running-text case ("Statut :
+    en attente des documents")."""
+
+    label: Text
+
+
+@dataclass(frozen=True)
 class LanguageName:
     """A parameter rendered as a language's name in the reader's language, with its own name
     in brackets when they differ ("arabe (العربية)"); `capitalised` for a button or a line

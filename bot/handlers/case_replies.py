@@ -8,7 +8,7 @@ from bot.i18n.render import Renderer, isolate
 from intake.case import CaseStatus, status_label
 from intake.checklist import checklist_for
 from intake.pricing import PricedService, PriceRange, default_table, quote, quote_reason
-from intake.prompts import Lines, Prompt, Text
+from intake.prompts import Lines, Prompt, Running, Text
 from intake.routing import RouteKind, Routing, specialty_label
 from intake.vocabulary import Service
 from storage.tables import Case
@@ -104,7 +104,7 @@ class CaseReplies:
         return Prompt(Text.of(
             "Your request {reference}: {status}.",
             reference=isolate(case.reference, case.language),
-            status=status_label(CaseStatus(case.status))))
+            status=Running(status_label(CaseStatus(case.status)))))
 
     def new_link(self, link: str, lang: str) -> Prompt:
         """A fresh upload link (the previous one no longer works). Links stand alone on

@@ -18,7 +18,7 @@ from babel.numbers import format_currency, format_decimal, get_currency_symbol
 
 from bot.i18n.catalog import Catalogs
 from bot.i18n.negotiate import text_direction
-from intake.prompts import LanguageName, Lines, Prompt, Territory, Text
+from intake.prompts import LanguageName, Lines, Prompt, Running, Territory, Text
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ def running_case(label: str, lang: str) -> str:
     first, second = label[0], label[1]
     if not first.isupper() or not (second.islower() or second.isspace()):
         return label
+    if lang == "en" and label.startswith("I "):
+        return label  # the pronoun
     # Turkish lowers the dotless I to ı and the dotted İ to i.
     turkish = {"I": "\u0131", "\u0130": "i"} if lang == "tr" else {}
     return turkish.get(first, first.lower()) + label[1:]
@@ -175,6 +177,8 @@ class Renderer:
             return Locale.parse(lang).territories.get(value.code, value.code)
         if isinstance(value, LanguageName):
             return language_name(value, lang)
+        if isinstance(value, Running):
+            return running_case(self.text(value.label, lang, tz), lang)
         if isinstance(value, (list, tuple)):
             return format_list(
                 [running_case(str(self._value(item, lang, tz)), lang) for item in value],

@@ -26,7 +26,7 @@ from intake.conversation import (
     handle,
     start,
 )
-from intake.prompts import LanguageName, Lines, Option, Prompt, Territory, Text
+from intake.prompts import LanguageName, Lines, Option, Prompt, Running, Territory, Text
 from intake.questionnaire import (
     CONSENT_VERSION,
     DOCTOR_WORDING,
@@ -560,7 +560,7 @@ def test_the_summary_lists_every_answer_in_order_with_readable_values() -> None:
     state = at_review()
     lines = summary_lines(current_prompts(state)[0])
     assert list(lines) == [SUMMARY_LABELS[s.key] for s in applicable_steps(state.answers)]
-    assert lines["Writing"] == Text("I am the patient")
+    assert lines["Writing"] == Running(Text("I am the patient"))
     assert lines["Patient"] == "Jan Peeters"
     assert lines["Date of birth"].isoformat() == "1975-03-24"
     assert lines["Country of residence"] == Territory("BE")
@@ -569,7 +569,7 @@ def test_the_summary_lists_every_answer_in_order_with_readable_values() -> None:
         Text("Treatment or surgery is planned within 2 weeks"),
     )
     assert lines["Language of the written opinion"] == LanguageName("en")
-    assert lines["Send the opinion to the physician"] == Text("Yes")
+    assert lines["Send the opinion to the physician"] == Running(Text("Yes"))
 
 
 def test_a_long_answer_is_shortened_in_the_summary() -> None:

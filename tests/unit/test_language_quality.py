@@ -16,7 +16,7 @@ from intake import events as ev
 from intake.answers import Invalid, parse_contact, phone_example
 from intake.commands import Command, command_help, command_word, match_command, slash_name
 from intake.conversation import Conversation, Phase, current_prompts, start
-from intake.prompts import LanguageName, Lines, Text
+from intake.prompts import LanguageName, Lines, Running, Text
 from intake.questionnaire import CONSENT_VERSION, STEP_BY_KEY, question_of
 from intake.vocabulary import LANGUAGES, Role
 from tests.unit.conversation_helpers import at_step, consented, msgids, play, say
@@ -213,3 +213,15 @@ def test_no_catalog_wraps_a_link_in_bidi_isolates(lang: str) -> None:
 def test_stopping_reminders_by_its_long_slash_form_stops_them() -> None:
     outcome = say(consented(language="ar"), "/stop_reminders")
     assert outcome.events == [ev.RemindersStopped()]
+
+
+def test_a_status_after_a_colon_reads_in_running_text_case_in_french() -> None:
+    status = Text.of("Your request {reference}: {status}.", reference="SO-ABC123",
+                     status=Running(Text("Waiting for documents")))
+    rendered = RENDERER.text(status, "fr")
+    assert rendered == "Votre demande SO-ABC123\u00a0: en attente des documents."
+
+
+def test_the_english_pronoun_keeps_its_capital_inside_a_sentence() -> None:
+    assert running_case("I am the patient", "en") == "I am the patient"
+    assert running_case("A parent of the patient", "en") == "a parent of the patient"
