@@ -225,3 +225,23 @@ def test_a_status_after_a_colon_reads_in_running_text_case_in_french() -> None:
 def test_the_english_pronoun_keeps_its_capital_inside_a_sentence() -> None:
     assert running_case("I am the patient", "en") == "I am the patient"
     assert running_case("A parent of the patient", "en") == "a parent of the patient"
+
+
+TAUGHT = {"“new link”": Command.NEW_LINK, "“erase my data”": Command.ERASE}
+QUOTED = re.compile(r"[“«„\"]\u00a0?([^”»“\"]+?)\u00a0?[”»“\"]")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_command_word_a_message_teaches_is_recognised(lang: str) -> None:
+    catalog = read_catalog(po_path(PROJECT_ROOT / "locales", lang), lang)
+    checked = 0
+    for message in catalog:
+        if not isinstance(message.id, str) or not isinstance(message.string, str):
+            continue
+        for english, command in TAUGHT.items():
+            if english in message.id:
+                words = QUOTED.findall(message.string)
+                assert any(match_command(word) is command for word in words), (
+                    lang, message.id, words)
+                checked += 1
+    assert checked >= 5
