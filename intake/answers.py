@@ -140,7 +140,7 @@ def _match_loose(text: str, options: Options) -> str | Invalid:
     return Invalid(
         # TRANSLATORS: {answer} is what the family typed, shortened; {count} the last number.
         Text.of(
-            "I could not match “{answer}” to an option. "
+            "We could not match “{answer}” to an option. "
             "Please answer with a number from 1 to {count}, or tap one of the options.",
             answer=_quoted(text),
             count=len(options),
@@ -489,7 +489,7 @@ def parse_country(text: str, languages: Sequence[str] = LANGUAGES) -> Parsed[str
             return Valid(started.pop())
     return Invalid(
         Text.of(
-            "I did not recognise “{answer}” as a country. Please write the country's name.",
+            "We did not recognise “{answer}” as a country. Please write the country's name.",
             answer=_quoted(text),
         )
     )
@@ -501,7 +501,27 @@ _EMAIL = re.compile(r"[^\s@<>()\[\],;:\"]{1,64}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\
 _PHONE_JUNK = re.compile(r"^(?:whatsapp:|tel:|phone:?|tél:?|tel\.?:?)\s*", re.IGNORECASE)
 
 
-def parse_contact(text: str, default_region: str | None) -> Parsed[str]:
+# Where the example phone number comes from when the family's country is not known yet.
+_EXAMPLE_REGION = {"ar": "MA", "fr": "FR", "en": "GB", "nl": "NL", "ru": "RU", "tr": "TR"}
+
+
+def phone_example(region: str | None, language: str) -> str:
+    """A well-formed mobile number of the family's country (or of a country where the language
+    is spoken), so the example looks like the numbers the family knows."""
+    for candidate in (region, _EXAMPLE_REGION.get(language, "GB")):
+        if candidate is None:
+            continue
+        number = phonenumbers.example_number_for_type(
+            candidate.upper(), phonenumbers.PhoneNumberType.MOBILE
+        )
+        if number is not None:
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return "+44 7400 123456"
+
+
+def parse_contact(
+    text: str, default_region: str | None, example: str = "+44 7400 123456"
+) -> Parsed[str]:
     """Read an e-mail address or a phone number (returned as E.164) to reach the family."""
     raw = text.strip().removeprefix("mailto:")
     if "@" in raw:
@@ -519,7 +539,8 @@ def parse_contact(text: str, default_region: str | None) -> Parsed[str]:
         return Invalid(
             Text.of(
                 "Please send an e-mail address or a phone number with its country code, "
-                "for example +31 20 123 4567."
+                "for example {example}.",
+                example=example,
             )
         )
     if number.startswith("00"):
@@ -527,7 +548,8 @@ def parse_contact(text: str, default_region: str | None) -> Parsed[str]:
     if not number.startswith("+") and default_region is None:
         return Invalid(
             Text.of(
-                "Please include the country code in the phone number, for example +31 20 123 4567."
+                "Please include the country code in the phone number, for example {example}.",
+                example=example,
             )
         )
     try:

@@ -32,7 +32,8 @@ class Command(StrEnum):
     NEW_LINK = "new_link"
 
 
-# The first name of each command is the one to register with Telegram's setMyCommands.
+# The first name of each command is the one the help lists and Telegram's setMyCommands
+# registers; the others are short forms families also type.
 _SLASH: dict[Command, tuple[str, ...]] = {
     Command.HELP: ("help",),
     Command.LANGUAGE: ("language", "lang"),
@@ -40,18 +41,22 @@ _SLASH: dict[Command, tuple[str, ...]] = {
     Command.HUMAN: ("human", "agent"),
     Command.BACK: ("back", "edit"),
     Command.RESTART: ("restart",),
-    Command.STOP_REMINDERS: ("stop",),
+    Command.STOP_REMINDERS: ("stop_reminders", "stop"),
     Command.ERASE: ("erase", "delete"),
     Command.PRICES: ("prices",),
-    Command.NEW_LINK: ("link",),
+    Command.NEW_LINK: ("new_link", "link"),
 }
 
-# One string per language (en, fr, nl, ru, tr, ar), phrases separated by "|".
+# The order of the strings in `_KEYWORDS`.
+_KEYWORD_LANGUAGES = ("en", "fr", "nl", "ru", "tr", "ar")
+
+# One string per language (en, fr, nl, ru, tr, ar), phrases separated by "|". The first phrase
+# of each string is the word the welcome and the help teach in that language.
 _KEYWORDS: dict[Command, tuple[str, ...]] = {
     Command.HELP: (
         "help|help me|menu|commands",
         "aide|aidez-moi|aidez moi|j'ai besoin d'aide",
-        "help|hulp|helpen",
+        "hulp|help|helpen",
         "помощь|помогите|справка|меню",
         "yardım|yardim|yardım edin|menü",
         "مساعدة|ساعدني|المساعدة|قائمة",
@@ -66,21 +71,22 @@ _KEYWORDS: dict[Command, tuple[str, ...]] = {
     ),
     Command.STATUS: (
         "status|my status|case status|where is my case",
-        "statut|état|suivi|où en est mon dossier|état de mon dossier",
-        "status|stand van zaken|waar staat mijn dossier",
-        "статус|мой статус|статус заявки",
-        "durum|durumum|başvuru durumu|dosyamın durumu",
-        "الحالة|حالة الطلب|حالتي|حالة ملفي",
+        "où en est ma demande|statut|état|suivi|où en est mon dossier|état de mon dossier",
+        "stand van zaken|status|waar staat mijn dossier|waar staat mijn aanvraag",
+        "статус заявки|статус|мой статус",
+        "başvuru durumu|durum|durumum|dosyamın durumu",
+        "حالة الطلب|الحالة|حالتي|حالة ملفي",
     ),
     Command.HUMAN: (
-        "human|agent|operator|talk to a person|talk to a human|speak to a person"
+        "talk to a person|human|agent|operator|talk to a human|speak to a person"
         "|talk to someone|speak to someone|real person|a human",
-        "humain|un humain|conseiller|parler à quelqu'un|parler à un humain"
+        "parler à quelqu'un|humain|un humain|conseiller|parler à un humain"
         "|parler à une personne|une vraie personne",
-        "mens|een mens|medewerker|met iemand praten|spreken met een medewerker|een echt persoon",
-        "оператор|человек|живой человек|поговорить с человеком|менеджер|консультант",
-        "insan|temsilci|operatör|müşteri temsilcisi|biriyle konuşmak istiyorum|gerçek kişi",
-        "موظف|شخص حقيقي|التحدث مع شخص|أريد التحدث مع شخص|إنسان|بشري|خدمة العملاء",
+        "met iemand praten|mens|een mens|medewerker|spreken met een medewerker|een echt persoon",
+        "поговорить с человеком|оператор|человек|живой человек|менеджер|консультант",
+        "biriyle görüşmek|insan|temsilci|operatör|müşteri temsilcisi|biriyle konuşmak istiyorum"
+        "|gerçek kişi",
+        "التحدث مع شخص|موظف|شخص حقيقي|أريد التحدث مع شخص|إنسان|بشري|خدمة العملاء",
     ),
     Command.BACK: (
         "back|go back|edit|previous|previous question|undo|change my answer",
@@ -91,20 +97,20 @@ _KEYWORDS: dict[Command, tuple[str, ...]] = {
         "رجوع|ارجع|الرجوع|عودة|السابق|السؤال السابق|تعديل|تعديل الإجابة",
     ),
     Command.RESTART: (
-        "restart|start over|start again|begin again|reset",
+        "start over|restart|start again|begin again|reset",
         "recommencer|tout recommencer|redémarrer|reprendre à zéro|recommencer à zéro",
         "opnieuw|opnieuw beginnen|herstarten|overnieuw|opnieuw starten",
-        "заново|начать заново|сначала|начать сначала|перезапуск",
-        "yeniden başlat|baştan başla|baştan|yeniden başla|sıfırla",
-        "إعادة البدء|ابدأ من جديد|من جديد|البدء من جديد|إعادة",
+        "начать заново|заново|сначала|начать сначала|перезапуск",
+        "baştan başla|yeniden başlat|baştan|yeniden başla|sıfırla",
+        "ابدأ من جديد|إعادة البدء|من جديد|البدء من جديد|إعادة",
     ),
     Command.STOP_REMINDERS: (
-        "stop|stop reminders|stop the reminders|no more reminders|unsubscribe",
-        "stop rappels|arrêter les rappels|arrête les rappels|plus de rappels|arrêter",
-        "stop herinneringen|geen herinneringen|herinneringen uit|stoppen",
-        "стоп|хватит напоминаний|отключить напоминания|без напоминаний|остановить напоминания",
-        "dur|hatırlatmaları durdur|hatırlatma istemiyorum|hatırlatmaları kapat",
-        "توقف|إيقاف التذكيرات|أوقف التذكير|أوقف التذكيرات|لا أريد تذكيرات",
+        "stop reminders|stop|stop the reminders|no more reminders|unsubscribe",
+        "arrêter les rappels|stop rappels|arrête les rappels|plus de rappels|arrêter",
+        "geen herinneringen|stop herinneringen|herinneringen uit|stoppen",
+        "отключить напоминания|стоп|хватит напоминаний|без напоминаний|остановить напоминания",
+        "hatırlatmaları durdur|dur|hatırlatma istemiyorum|hatırlatmaları kapat",
+        "إيقاف التذكيرات|توقف|أوقف التذكير|أوقف التذكيرات|لا أريد تذكيرات",
     ),
     Command.ERASE: (
         "erase my data|delete my data|erase my information|delete my information|forget me",
@@ -116,10 +122,10 @@ _KEYWORDS: dict[Command, tuple[str, ...]] = {
     ),
     Command.PRICES: (
         "prices|price|cost|costs|fees|how much|how much does it cost|price list",
-        "prix|tarif|tarifs|coût|combien|combien ça coûte|combien ca coute",
-        "prijs|prijzen|kosten|tarieven|hoeveel kost het|wat kost het",
+        "tarifs|prix|tarif|coût|combien|combien ça coûte|combien ca coute",
+        "prijzen|prijs|kosten|tarieven|hoeveel kost het|wat kost het",
         "цены|цена|стоимость|сколько стоит|прайс",
-        "fiyat|fiyatlar|ücret|ücretler|ne kadar|fiyat listesi",
+        "fiyatlar|fiyat|ücret|ücretler|ne kadar|fiyat listesi",
         "الأسعار|السعر|كم السعر|التكلفة|كم التكلفة|الرسوم",
     ),
     Command.NEW_LINK: (
@@ -179,6 +185,13 @@ def match_command(text: str) -> Command | None:
 def slash_name(command: Command) -> str:
     """The slash command to advertise for `command` (Telegram's menu, the help message)."""
     return _SLASH[command][0]
+
+
+def command_word(command: Command, language: str) -> str:
+    """The word the family is taught for `command` in its language, so help and welcome agree
+    with what is recognised."""
+    index = _KEYWORD_LANGUAGES.index(language if language in _KEYWORD_LANGUAGES else "en")
+    return _KEYWORDS[command][index].split("|", 1)[0]
 
 
 def command_help() -> tuple[tuple[Command, Text], ...]:

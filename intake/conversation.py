@@ -16,8 +16,15 @@ from typing import Any
 
 from intake import answers as parse
 from intake import events as ev
-from intake.commands import Command, command_help, match_command, match_language_name
-from intake.prompts import N_, Lines, Option, Prompt, Territory, Text
+from intake.commands import (
+    Command,
+    command_help,
+    command_word,
+    match_command,
+    match_language_name,
+    slash_name,
+)
+from intake.prompts import N_, LanguageName, Lines, Option, Prompt, Running, Territory, Text
 from intake.questionnaire import (
     CONSENT_VERSION,
     FIRST_STEP,
@@ -136,12 +143,12 @@ SUMMARY_LABELS: dict[str, str] = {
     "specialty": N_("Medical area"),
     "specialty_other": N_("Area or condition"),
     "situation": N_("Situation"),
-    "local_proposal": N_("Proposed locally"),
+    "local_proposal": N_("Proposed so far"),
     "questions": N_("Your questions"),
     "goals": N_("What matters to you"),
     "urgency": N_("Urgency"),
     "service": N_("Service"),
-    "report_language": N_("Report language"),
+    "report_language": N_("Language of the written opinion"),
     "treatment_history": N_("Treatments so far"),
     "physician_name": N_("Treating physician"),
     "physician_hospital": N_("Hospital"),
@@ -162,7 +169,8 @@ def start(language_hint: str | None = None) -> Outcome:
     outcome.prompts.append(
         Prompt.say(
             "Hello! We help families obtain a second medical opinion from specialists "
-            "of Belgian university hospitals."
+            "of Belgian university hospitals. You are writing to our automated assistant; "
+            "our medical coordinators read this conversation and take over whenever needed."
         )
     )
     outcome.prompts.append(_language_question())
@@ -188,8 +196,10 @@ def handle(conversation: Conversation, message: UserInput, ctx: Context) -> Outc
             return out
         if SLASH_WORD.match(text) and not parse.parse_skip(text, state.locale):
             out.prompts.append(
-                Prompt(Text.of("I do not know the command {command}. Write /help to see "
-                               "what you can write.", command=text[:40]))
+                Prompt(Text.of("We do not recognise the command {command}. Write "
+                               "\u201c{help}\u201d or /help to see the commands.",
+                               command=text[:40],
+                               help=command_word(Command.HELP, state.locale)))
             )
             out.prompts.extend(_current(state))
             return out
@@ -211,7 +221,7 @@ def handle(conversation: Conversation, message: UserInput, ctx: Context) -> Outc
             return out
         out.prompts.append(
             Prompt.say(
-                "I received a file, but this question needs a typed answer. You can send "
+                "We received your file, but this question needs a typed answer. You can send "
                 "your documents once the questions are done."
             )
         )
@@ -250,18 +260,20 @@ def _consent_phase(out: Outcome, message: UserInput, text: str, ctx: Context) ->
     state = out.conversation
     if answer is None:
         out.prompts.append(Prompt.say("Please answer yes or no."))
-        out.prompts.append(_consent_question())
+        out.prompts.append(_consent_question(state.locale))
     elif answer:
         state.consent_version = CONSENT_VERSION
         out.events.append(ev.ConsentGiven(CONSENT_VERSION))
         state.phase = Phase.QUESTIONS
         state.step = FIRST_STEP
         out.prompts.append(
-            Prompt.say(
-                "Thank you. I will now ask you some questions; it takes about ten minutes. "
-                "Write \u201cback\u201d to change your previous answer, or \u201chelp\u201d "
-                "at any time."
-            )
+            Prompt(Text.of(
+                "Thank you. We will now ask you some questions; it takes about ten minutes. "
+                "Write \u201c{back}\u201d to change your previous answer, or \u201c{help}\u201d "
+                "at any time to see what else you can write.",
+                back=command_word(Command.BACK, state.locale),
+                help=command_word(Command.HELP, state.locale),
+            ))
         )
         out.prompts.extend(_current(state))
     else:
@@ -414,8 +426,13 @@ _PHASES: dict[Phase, Callable[[Outcome, UserInput, str, Context], None]] = {
 def _command(out: Outcome, command: Command) -> None:
     state = out.conversation
     if command is Command.HELP:
-        lines = tuple(Text.of("{command} \u2014 {meaning}", command=f"/{c.value.lower()}",
-                              meaning=meaning) for c, meaning in command_help())
+        lines = tuple(
+            # TRANSLATORS: {word} is the command word in your language, {slash} its /form.
+            Text.of("\u201c{word}\u201d or {slash} \u2014 {meaning}",
+                    word=command_word(c, state.locale), slash="/" + slash_name(c),
+                    meaning=meaning)
+            for c, meaning in command_help()
+        )
         out.prompts.append(
             Prompt(Text.of("You can write these at any time:\n{commands}", commands=Lines(lines)))
         )
@@ -431,8 +448,10 @@ def _command(out: Outcome, command: Command) -> None:
             done = sum(1 for s in applicable_steps(state.answers) if s.key in state.answers)
             total = len(applicable_steps(state.answers))
             out.prompts.append(
-                Prompt(Text.of("Your request is not sent yet: {done} of {total} questions "
-                               "answered.", done=done, total=total))
+                Prompt(Text.counted("Your request is not sent yet: {done} of {count} question "
+                                    "answered.",
+                                    "Your request is not sent yet: {done} of {count} questions "
+                                    "answered.", total, done=done))
             )
         if state.phase is not Phase.SUBMITTED:
             out.prompts.extend(_current(state))
@@ -441,8 +460,8 @@ def _command(out: Outcome, command: Command) -> None:
         out.events.append(ev.HandoffRequested())
         out.prompts.append(
             Prompt.say(
-                "I have asked a coordinator to join this conversation. They will answer you "
-                "here, usually within one working day. Everything you write is kept."
+                "We have asked a coordinator to join this conversation. They will answer you "
+                "here, usually within one working day. Nothing you write here will be lost."
             )
         )
     elif command is Command.BACK:
@@ -597,7 +616,11 @@ def _read_answer(
     elif kind is StepKind.COUNTRY:
         result = parse.parse_country(text)
     elif kind is StepKind.CONTACT:
-        result = parse.parse_contact(text, ctx.phone_region)
+        country = out.conversation.answers.get("patient_country")
+        example = parse.phone_example(
+            country if isinstance(country, str) else ctx.phone_region, language
+        )
+        result = parse.parse_contact(text, ctx.phone_region, example)
     elif kind is StepKind.NAME:
         result = parse.parse_name(text)
     else:
@@ -654,7 +677,7 @@ def _current(state: Conversation) -> list[Prompt]:
     if state.phase is Phase.LANGUAGE:
         return [_language_question()]
     if state.phase is Phase.CONSENT:
-        return [_consent_question()]
+        return [_consent_question(state.locale)]
     if state.phase is Phase.QUESTIONS:
         return [_question(STEP_BY_KEY[state.step or FIRST_STEP], state.answers)]
     if state.phase is Phase.REVIEW:
@@ -672,14 +695,17 @@ def _language_question() -> Prompt:
     return Prompt(Text.of("Which language would you like to use?"), language_options())
 
 
-def _consent_question() -> Prompt:
+def _consent_question(language: str) -> Prompt:
     return Prompt(
         Text.of(
-            "Before we start: to prepare a second opinion we need to process health "
-            "information about the patient. It is used only for this request, shared only "
-            "with the coordinators and specialists who review the file, stored encrypted, "
-            "and deleted after the case is closed. You can ask us to erase it at any time by "
-            "writing \u201cerase my data\u201d. Do you agree? (consent {version})",
+            "Before we start, we need your consent. To prepare a second opinion, we process "
+            "health information about the patient for this request only. It is sent to "
+            "Belgium, where only our medical coordinators and the university-hospital "
+            "specialists who review the request read it. It is stored encrypted and deleted "
+            "once the request is closed. You can ask us to erase it at any time by writing "
+            "\u201c{erase}\u201d. Do you agree to the processing of this health information "
+            "for your request? (consent version {version})",
+            erase=command_word(Command.ERASE, language),
             version=CONSENT_VERSION,
         ),
         YES_NO_OPTIONS,
@@ -737,12 +763,14 @@ def _edit_question(state: Conversation) -> Prompt:
 def _display(step: Step, value: Any) -> Any:
     if value is None:
         return Text(N_("(skipped)"))
+    if step.key == "report_language" and value in LANGUAGES:
+        return LanguageName(value)
     if step.kind is StepKind.CHOICE:
-        return next((o.label for o in step.options if o.key == value), str(value))
+        return next((Running(o.label) for o in step.options if o.key == value), str(value))
     if step.kind is StepKind.MULTI:
         return tuple(o.label for o in step.options if o.key in value)
     if step.kind is StepKind.YES_NO:
-        return Text(N_("Yes")) if value else Text(N_("No"))
+        return Running(Text(N_("Yes")) if value else Text(N_("No")))
     if step.kind is StepKind.DATE:
         return date.fromisoformat(value)
     if step.kind is StepKind.COUNTRY:

@@ -37,6 +37,7 @@ __all__ = [
     "PricedService",
     "default_table",
     "quote",
+    "quote_reason",
     "quote_total",
 ]
 
@@ -101,16 +102,23 @@ def _timeline(entry: Mapping[str, object], urgent: bool, where: str) -> Text | N
         hours = entry.get("timeline_hours")
     if hours is not None:
         low, high = _pair(hours, where)
-        # TRANSLATORS: when the opinion arrives; {low} and {high} are numbers of hours.
-        msgid = N_("from {low} to {high} hours after the file is complete")
-        return Text.of(msgid, low=low, high=high)
+        return Text.counted(
+            # TRANSLATORS: when the opinion arrives; {low} and {count} are numbers of hours.
+            "from {low} to {count} hour after the file is complete",
+            "from {low} to {count} hours after the file is complete",
+            high,
+            low=low,
+        )
     days = entry.get("timeline_working_days")
     if days is None:
         return None
     if isinstance(days, bool) or not isinstance(days, int) or days <= 0:
         raise PriceTableError(f"{where}: timeline_working_days must be a positive integer")
-    # Always several days, so no plural forms: Babel extracts plain N_ messages only.
-    return Text.of(N_("within {days} working days of a complete file"), days=days)
+    return Text.counted(
+        "within {count} working day of a complete file",
+        "within {count} working days of a complete file",
+        days,
+    )
 
 
 _KNOWN_FIELDS = frozenset(
@@ -212,6 +220,23 @@ class PriceTable:
 def default_table() -> PriceTable:
     """The packaged price list, read once on first use (never at import)."""
     return PriceTable.load()
+
+
+def quote_reason(routing: Routing, service: Service | str) -> Text | None:
+    """Why the quote names a service other than the one the family chose, when it does: the
+    routing (a tumour board, a co-review) decides what the review costs."""
+    chosen = Service(service)
+    if routing.kind is RouteKind.TUMOUR_BOARD:
+        return Text.of(
+            "Your case will be discussed by a multidisciplinary tumour board, so the review "
+            "is priced as a tumour board opinion."
+        )
+    if routing.kind is RouteKind.CO_REVIEW and chosen is Service.WRITTEN_VIDEO:
+        return Text.of(
+            "Your file will be reviewed jointly by two specialists, so the written opinion "
+            "and the video consultation are priced together as the complete remote package."
+        )
+    return None
 
 
 def quote(

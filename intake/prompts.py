@@ -75,3 +75,21 @@ class Territory:
     """A parameter rendered as the country's name in the reader's language."""
 
     code: str
+
+
+@dataclass(frozen=True)
+class Running:
+    """A label rendered inside a sentence, in the language's running-text case ("Statut :
+    en attente des documents")."""
+
+    label: Text
+
+
+@dataclass(frozen=True)
+class LanguageName:
+    """A parameter rendered as a language's name in the reader's language, with its own name
+    in brackets when they differ ("arabe (العربية)"); `capitalised` for a button or a line
+    start."""
+
+    code: str
+    capitalised: bool = False

@@ -6,14 +6,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
-from intake.prompts import N_, Option, Text
+from intake.prompts import N_, LanguageName, Option, Text
 from intake.vocabulary import LANGUAGES, Role, Service, Sex, Situation, Specialty, Urgency
 
 Answers = Mapping[str, Any]
 
-CONSENT_VERSION = "2026-11-v1"
+# A family that consented under an earlier version is not asked again mid-intake: the version
+# they agreed to stays recorded with their consent.
+CONSENT_VERSION = "2026-12-v2"
 
 LANGUAGE_NAMES: Mapping[str, str] = {
     "ar": "العربية",
@@ -74,6 +77,15 @@ def _option(key: str, label: str) -> Option:
 def language_options() -> tuple[Option, ...]:
     """The six languages, each named in its own language (never translated)."""
     return tuple(Option(code, Text(LANGUAGE_NAMES[code])) for code in LANGUAGES)
+
+
+def report_language_options() -> tuple[Option, ...]:
+    """The six languages named for the reader, each with its own name in brackets."""
+    return tuple(
+        Option(code, Text("{language}", MappingProxyType(
+            {"language": LanguageName(code, capitalised=True)})))
+        for code in LANGUAGES
+    )
 
 
 def is_doctor(answers: Answers) -> bool:
@@ -170,7 +182,11 @@ STEPS: tuple[Step, ...] = (
         "local_proposal",
         StepKind.TEXT,
         Text.of(
-            "What have the doctors proposed locally (treatment, operation, or tests)? "
+            "What have the patient's doctors proposed so far (treatment, operation or "
+            "tests)? Please describe it in your own words."
+        ),
+        question_to_patient=Text.of(
+            "What have your doctors proposed so far (treatment, operation or tests)? "
             "Please describe it in your own words."
         ),
     ),
@@ -187,15 +203,19 @@ STEPS: tuple[Step, ...] = (
         "goals",
         StepKind.TEXT,
         Text.of(
+            "What matters most to the patient and to you, and what worries you? (optional "
+            "\u2014 type \u201cskip\u201d to go on)"
+        ),
+        optional=True,
+        question_to_patient=Text.of(
             "What matters most to you, and what worries you? (optional \u2014 type "
             "\u201cskip\u201d to go on)"
         ),
-        optional=True,
     ),
     Step(
         "urgency",
         StepKind.MULTI,
-        Text.of("Does any of these apply? You may choose several."),
+        Text.of("Does any of these apply to the patient's situation? You may choose several."),
         (
             _option(Urgency.AGGRESSIVE_CANCER, N_("An aggressive cancer is suspected")),
             _option(Urgency.CARDIAC, N_("A time-sensitive heart problem")),
@@ -203,6 +223,9 @@ STEPS: tuple[Step, ...] = (
             _option(Urgency.NONE, N_("None of these")),
         ),
         exclusive=frozenset({Urgency.NONE}),
+        question_to_patient=Text.of(
+            "Does any of these apply to your situation? You may choose several."
+        ),
     ),
     Step(
         "service",
@@ -220,21 +243,23 @@ STEPS: tuple[Step, ...] = (
     Step(
         "report_language",
         StepKind.CHOICE,
-        Text.of("In which language would you like the written report?"),
-        language_options(),
+        Text.of("In which language would you like to receive the written opinion?"),
+        report_language_options(),
     ),
     Step(
         "treatment_history",
         StepKind.TEXT,
         Text.of(
-            "Which treatments has the patient received so far? Please give the generic drug "
-            "names, doses and durations if you know them. (optional \u2014 type "
+            "Which treatments has the patient received so far? Please give each medicine's "
+            "active substance (for example paracetamol rather than a brand name), the dose "
+            "and how long it was taken, if you know them. (optional \u2014 type "
             "\u201cskip\u201d if you will send documents instead)"
         ),
         optional=True,
         question_to_patient=Text.of(
-            "Which treatments have you received so far? Please give the generic drug names, "
-            "doses and durations if you know them. (optional \u2014 type \u201cskip\u201d if "
+            "Which treatments have you received so far? Please give each medicine's active "
+            "substance (for example paracetamol rather than a brand name), the dose and how "
+            "long it was taken, if you know them. (optional \u2014 type \u201cskip\u201d if "
             "you will send documents instead)"
         ),
     ),

@@ -150,10 +150,6 @@ class FileStore(Protocol):
         ...
 
     async def free_bytes(self) -> int | None:
-        """Free space where files are written (None: no floor applies)."""
-        ...
-
-    async def free_bytes(self) -> int | None:
         """Free space where files are written (None: not ours to watch, e.g. object storage)."""
         ...
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from bot.i18n.render import Renderer, isolate
 from intake.case import CaseStatus, status_label
 from intake.checklist import checklist_for
-from intake.pricing import PricedService, PriceRange, default_table, quote
-from intake.prompts import Lines, Prompt, Text
+from intake.pricing import PricedService, PriceRange, default_table, quote, quote_reason
+from intake.prompts import Lines, Prompt, Running, Text
 from intake.routing import RouteKind, Routing, specialty_label
 from intake.vocabulary import Service
 from storage.tables import Case
@@ -33,7 +33,7 @@ class CaseReplies:
         lines = tuple(
             Text.of("\u2022 {label} \u2014 {hint}", label=item.label, hint=item.hint)
             if item.required
-            else Text.of("\u2022 {label} (if available) \u2014 {hint}", label=item.label,
+            else Text.of("\u2022 {label} (optional) \u2014 {hint}", label=item.label,
                          hint=item.hint)
             for item in items
         )
@@ -48,10 +48,16 @@ class CaseReplies:
         service = answers.get("service")
         if isinstance(service, str):
             ranges = quote(routing, Service(service))
-            prompts.append(Prompt(Text.of(
-                "Indicative price for the service you chose:\n{lines}\nYour coordinator "
-                "confirms the exact amount before any work starts.",
-                lines=Lines(self._price_lines(ranges, renderer, lang)))))
+            reason = quote_reason(routing, Service(service))
+            lines = Lines(self._price_lines(ranges, renderer, lang))
+            prompts.append(Prompt(
+                Text.of(
+                    "Indicative price for the service you chose:\n{lines}\nYour coordinator "
+                    "confirms the exact amount before any work starts.", lines=lines)
+                if reason is None else
+                Text.of(
+                    "Indicative price:\n{lines}\n{reason} Your coordinator confirms the exact "
+                    "amount before any work starts.", lines=lines, reason=reason)))
         return prompts
 
     def _routing_text(self, routing: Routing) -> Text:
@@ -98,7 +104,7 @@ class CaseReplies:
         return Prompt(Text.of(
             "Your request {reference}: {status}.",
             reference=isolate(case.reference, case.language),
-            status=status_label(CaseStatus(case.status))))
+            status=Running(status_label(CaseStatus(case.status)))))
 
     def new_link(self, link: str, lang: str) -> Prompt:
         """A fresh upload link (the previous one no longer works). Links stand alone on

@@ -515,7 +515,7 @@ async def test_the_status_moves_only_along_the_status_machine(
     timers = await rows(settings.database_url, Timer, Timer.case_id == case_id)
     assert [t.kind for t in timers] == ["opinion_due"]
     told = await rows(settings.database_url, Message, Message.author == "bot")
-    assert [m.text for m in told] == [f"Your request {case.reference}: File complete."]
+    assert [m.text for m in told] == [f"Your request {case.reference}: file complete."]
     entries = await rows(settings.database_url, AuditEntry, AuditEntry.action == "status")
     assert [e.detail for e in entries] == [{"from": "awaiting_documents",
                                             "to": "file_complete"}]

@@ -91,7 +91,7 @@ async def test_a_whole_intake_reads_entirely_in_the_familys_language(
         await family.close()
         await server.close()
 
-    born = format_date(date(2015, 5, 14), format="long", locale=lang)
+    born = format_date(date(2015, 5, 14), format="long", locale=lang).replace(" ", "\xa0")
     assert born in summary, (lang, summary)
     assert TYPED[lang]["name"] in summary
     renderer = Renderer(Catalogs())

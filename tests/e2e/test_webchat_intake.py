@@ -206,7 +206,7 @@ async def test_nonsense_answers_get_a_clear_re_ask_and_lose_nothing(settings: Se
             else:
                 replies = await family.say(bad)
             assert hint in texts(replies), (bad[:20], texts(replies))
-            assert "proposed locally" in replies[-1]["text"]
+            assert "proposed so far" in replies[-1]["text"]
         replies = await family.say("Surgery")
         assert "What exactly would you like" in texts(replies)
     finally:

@@ -26,7 +26,7 @@ from intake.conversation import (
     handle,
     start,
 )
-from intake.prompts import Lines, Option, Prompt, Territory, Text
+from intake.prompts import LanguageName, Lines, Option, Prompt, Running, Territory, Text
 from intake.questionnaire import (
     CONSENT_VERSION,
     DOCTOR_WORDING,
@@ -58,9 +58,9 @@ ERASE_QUESTION_START = "This will permanently erase everything"
 SUMMARY = "Here is a summary of your request:\n{lines}\nIs everything correct?"
 EDIT_QUESTION = "Which answer would you like to change?"
 HELP = "You can write these at any time:\n{commands}"
-PROGRESS = "Your request is not sent yet: {done} of {total} questions answered."
+PROGRESS = "Your request is not sent yet: {done} of {count} question answered."
 FILE_REFUSED = (
-    "I received a file, but this question needs a typed answer. You can send "
+    "We received your file, but this question needs a typed answer. You can send "
     "your documents once the questions are done."
 )
 SUBMITTED_THANKS = (
@@ -187,7 +187,7 @@ def test_consent_records_its_version_and_asks_the_first_question() -> None:
     assert state.consent_version == CONSENT_VERSION
     assert state.phase is Phase.QUESTIONS
     assert state.step == "role"
-    assert msgids(outcome)[0].startswith("Thank you. I will now ask you some questions")
+    assert msgids(outcome)[0].startswith("Thank you. We will now ask you some questions")
     assert outcome.prompts[1] == question_prompt("role", state)
 
 
@@ -560,7 +560,7 @@ def test_the_summary_lists_every_answer_in_order_with_readable_values() -> None:
     state = at_review()
     lines = summary_lines(current_prompts(state)[0])
     assert list(lines) == [SUMMARY_LABELS[s.key] for s in applicable_steps(state.answers)]
-    assert lines["Writing"] == Text("I am the patient")
+    assert lines["Writing"] == Running(Text("I am the patient"))
     assert lines["Patient"] == "Jan Peeters"
     assert lines["Date of birth"].isoformat() == "1975-03-24"
     assert lines["Country of residence"] == Territory("BE")
@@ -568,8 +568,8 @@ def test_the_summary_lists_every_answer_in_order_with_readable_values() -> None:
         Text("An aggressive cancer is suspected"),
         Text("Treatment or surgery is planned within 2 weeks"),
     )
-    assert lines["Report language"] == Text("English")
-    assert lines["Send the opinion to the physician"] == Text("Yes")
+    assert lines["Language of the written opinion"] == LanguageName("en")
+    assert lines["Send the opinion to the physician"] == Running(Text("Yes"))
 
 
 def test_a_long_answer_is_shortened_in_the_summary() -> None:
@@ -791,8 +791,8 @@ def test_status_counts_the_questions_answered_and_repeats_the_question() -> None
     assert outcome.events == [ev.StatusRequested()]
     progress = outcome.prompts[0].text
     assert progress.msgid == PROGRESS
-    assert progress.params == {"done": 3, "total": len(applicable_steps(before.answers))}
-    assert progress.params["total"] == 18
+    assert progress.params == {"done": 3, "count": len(applicable_steps(before.answers))}
+    assert progress.count == 18
     assert outcome.prompts[1] == current_prompts(before)[0]
     assert outcome.conversation == before
 
@@ -811,7 +811,7 @@ def test_asking_for_a_person_hands_the_conversation_over(text: str) -> None:
     assert outcome.conversation.handoff
     assert outcome.events == [ev.HandoffRequested()]
     assert len(outcome.prompts) == 1
-    assert msgids(outcome)[0].startswith("I have asked a coordinator to join")
+    assert msgids(outcome)[0].startswith("We have asked a coordinator to join")
 
 
 @pytest.mark.parametrize(

@@ -106,7 +106,8 @@ def test_ltr_tokens_are_isolated_only_in_arabic() -> None:
 
 
 @pytest.mark.parametrize(
-    ("lang", "expected"), [("fr", "Vu le 5 mars 2026"), ("tr", "Seen on 5 Mart 2026")]
+    ("lang", "expected"),
+    [("fr", "Vu le 5\xa0mars\xa02026"), ("tr", "Seen on 5\xa0Mart\xa02026")],
 )
 def test_dates_are_written_the_locale_way(renderer: Renderer, lang: str, expected: str) -> None:
     assert renderer.text(Text.of("Seen on {day}", day=date(2026, 3, 5)), lang) == expected
@@ -132,24 +133,54 @@ def test_lists_of_texts_are_joined_the_locale_way(renderer: Renderer) -> None:
 
     rendered = renderer.text(Text.of("Seen on {day}", day=names), "fr")
 
-    assert rendered == "Vu le Oncologie, Cardiologie et Neurologie"
+    assert rendered == "Vu le oncologie, cardiologie et neurologie"
 
 
-def test_price_range_in_french_names_the_euro_once(renderer: Renderer) -> None:
-    rendered = renderer.price_range(Decimal("350"), Decimal("1200"), "EUR", "fr")
+@pytest.fixture(scope="module")
+def real_renderer() -> Renderer:
+    return Renderer(Catalogs())
+
+
+def test_price_range_in_french_names_the_euro_once(real_renderer: Renderer) -> None:
+    rendered = real_renderer.price_range(Decimal("350"), Decimal("1200"), "EUR", "fr")
 
     assert rendered.count("€") == 1
-    assert rendered.startswith("350")
-    assert rendered.replace("\u202f", " ") == "350–1 200\xa0€"
+    assert rendered.replace("\u202f", " ").replace("\xa0", " ") == "de 350 à 1 200 €"
 
 
 @pytest.mark.parametrize(
-    ("lang", "expected"), [("en", "€350–650"), ("nl", "€\xa0350–650"), ("tr", "€350–650")]
+    ("lang", "expected"),
+    [
+        ("en", "€350–\u2060650"),
+        ("nl", "€\xa0350–\u2060650"),
+        ("tr", "350–\u2060650\xa0€"),
+        ("ru", "от\xa0350\xa0до\xa0650\xa0€"),
+        ("ar", "من\xa0350\xa0إلى\xa0650\xa0€"),
+    ],
 )
-def test_price_range_keeps_the_locale_currency_position(
-    renderer: Renderer, lang: str, expected: str
+def test_price_range_follows_the_languages_own_pattern(
+    real_renderer: Renderer, lang: str, expected: str
 ) -> None:
-    assert renderer.price_range(Decimal("350"), Decimal("650"), "EUR", lang) == expected
+    assert real_renderer.price_range(Decimal("350"), Decimal("650"), "EUR", lang) == expected
+
+
+@pytest.mark.parametrize("lang", ["ar", "fr", "en", "nl", "ru", "tr"])
+def test_a_price_range_has_no_place_where_a_line_may_break(
+    real_renderer: Renderer, lang: str
+) -> None:
+    rendered = real_renderer.price_range(Decimal("700"), Decimal("1200"), "EUR", lang)
+
+    assert " " not in rendered
+    assert "–" not in rendered or "–\u2060" in rendered
+
+
+def test_arabic_groups_thousands_with_a_space_no_reader_takes_for_a_decimal_mark(
+    real_renderer: Renderer,
+) -> None:
+    rendered = real_renderer.price_range(Decimal("700"), Decimal("1200"), "EUR", "ar")
+
+    assert "1\u202f200" in rendered
+    assert "1,200" not in rendered and "1.200" not in rendered
 
 
 def test_price_with_cents_keeps_them(renderer: Renderer) -> None:

@@ -93,14 +93,14 @@ def test_in_person_consultation_adds_the_board_when_routed_to_it() -> None:
 def test_timelines_follow_the_published_service_levels() -> None:
     written = default_table().price("written_opinion").timeline
     board = default_table().price("tumour_board").timeline
-    assert written is not None and dict(written.params) == {"low": 48, "high": 96}
-    assert board is not None and dict(board.params) == {"days": 7}
+    assert written is not None and dict(written.params) == {"low": 48, "count": 96}
+    assert board is not None and dict(board.params) == {"count": 7}
 
 
 def test_an_urgent_video_consultation_carries_the_24_to_48_hour_timeline() -> None:
     ranges = quote(routing(urgent=True), Service.WRITTEN_VIDEO)
     video = ranges[-1].timeline
-    assert video is not None and dict(video.params) == {"low": 24, "high": 48}
+    assert video is not None and dict(video.params) == {"low": 24, "count": 48}
     assert quote(routing(), Service.WRITTEN_VIDEO)[-1].timeline is None
 
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from intake.conversation import SUMMARY_LABELS
+from intake.prompts import LanguageName
 from intake.questionnaire import (
     DOCTOR_WORDING,
     FIRST_STEP,
@@ -126,8 +127,12 @@ def test_language_options_are_the_six_languages_named_in_their_own_language() ->
     assert LANGUAGE_NAMES["nl"] == "Nederlands"
 
 
-def test_the_report_language_is_chosen_among_the_six_languages() -> None:
-    assert STEP_BY_KEY["report_language"].options == language_options()
+def test_the_report_language_is_chosen_among_the_six_languages_named_for_the_reader() -> None:
+    options = STEP_BY_KEY["report_language"].options
+    assert [option.key for option in options] == list(LANGUAGES)
+    assert [option.label.params["language"] for option in options] == [
+        LanguageName(code, capitalised=True) for code in LANGUAGES
+    ]
 
 
 def test_yes_no_options_are_yes_then_no() -> None:

@@ -451,7 +451,8 @@
       if (!li) continue;
       li.classList.toggle("is-done", Boolean(item.done));
       li.querySelector(".checklist__mark").textContent = item.done ? "\u2713" : "";
-      li.querySelector(".checklist__state").textContent = item.done ? t.received_label : t.missing_label;
+      const pending = li.dataset.required === "true" ? t.missing_label : t.optional_label;
+      li.querySelector(".checklist__state").textContent = item.done ? t.received_label : pending;
     }
   }
 
