@@ -32,3 +32,6 @@ def tg_settings(settings: Settings, fake: FakeTelegram) -> Settings:
         telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET,
         telegram_api_base_url=fake.api_base_url,
     )
+
+
+from tests.task_guard import _no_task_left_behind  # noqa: E402,F401  (autouse, every test here)

@@ -84,7 +84,7 @@ async def test_a_whole_case_over_the_web_chat_from_intake_to_closing(
         assert response.status == 200 and response.url.query["done"] == "quote"
         offer = await family.replies()
         assert "Written opinion on file review: \u20ac900." in texts(offer)
-        assert "differs from the published range (\u20ac350\u2013650)" in texts(offer)
+        assert "differs from the published range (\u20ac350\u2013\u2060650)" in texts(offer)
         assert last_options(offer) == ["quote_accept", "quote_decline"]
         accepted = await family.tap("quote_accept")
         assert "you have accepted the quote" in texts(accepted)

@@ -19,6 +19,13 @@ from tests.e2e.test_six_languages import LOCALES, TYPED, script
 from tests.e2e.test_webchat_intake import start_server
 from tests.e2e.upload_client import link_for, start, submit_case
 
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """These tests type every command in a row, faster than any family: lift the
+    per-address message limit (its own attack tests are in tests/security)."""
+    return settings.with_overrides(messages_per_minute=10_000)
+
 RENDERER = Renderer(Catalogs())
 ENGLISH_WORDS = [command_word(command, "en") for command in Command]
 UNKNOWN = "We do not recognise the command {command}. Write “{help}” or /help to see the commands."

@@ -221,3 +221,6 @@ async def count(db: Database, model: type, *where: Any) -> int:
     async with db.sessions() as session:
         query = select(func.count()).select_from(model).where(*where)
         return int(await session.scalar(query) or 0)
+
+
+from tests.task_guard import _no_task_left_behind  # noqa: E402,F401  (autouse, every test here)
