@@ -58,6 +58,7 @@ from bot.documents import SNIFF_BYTES, FileType, sniff
 from bot.i18n.render import Renderer, isolate
 from bot.imaging_messages import imaging_lines
 from bot.imaging_quality import record_verdicts
+from bot.metrics import metrics
 from bot.replies import ReplyWriter
 from bot.upload_budgets import Limits, UploadBudgets
 from bot.upload_files import (
@@ -321,6 +322,7 @@ class UploadService:
             raise UploadRefused(413, "file_too_large") from None
         except UploadRefused as refused:
             if refused.status == 415:
+                metrics().inspection_failures.labels("unsupported_type").inc()
                 with contextlib.suppress(UploadRefused):
                     await self._end(upload_id, "refused")
             raise
@@ -496,6 +498,9 @@ class UploadService:
             unreadable = self.inspector.as_is(row, sha, "other", valid=False,
                                               problem="unreadable")
             inspected = Inspected(documents=[unreadable])
+            metrics().inspection_failures.labels("unreadable").inc()
+        for problem in inspected.problems:
+            metrics().inspection_failures.labels(problem.get("code", "other")).inc()
         await self._record(row, inspected, sha, None)
 
     async def _whole_sha(self, row: UploadSession) -> str:
@@ -577,6 +582,8 @@ class UploadService:
                     session.add(document)
                     documents.append(document)
                     known[prepared.sha256] = -1
+                    metrics().upload_files.labels(upload.source).inc()
+                    metrics().upload_bytes.labels(upload.source).inc(prepared.size)
                 await session.flush()
                 contact = await session.get(Contact, case.contact_id) if case.contact_id else None
                 if contact is not None and any(

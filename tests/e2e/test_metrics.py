@@ -18,7 +18,10 @@ from bot.app import create_app
 from bot.settings import Settings
 from storage.tables import InboundEvent
 from tests.e2e.chat_client import ChatFamily
+from tests.e2e.test_inbox import InboxBrowser, add_login
 from tests.e2e.test_webchat_intake import ENGLISH_INTAKE, answer, rows, start_server
+from tests.e2e.upload_client import TusClient, link_for, pdf, submit_case
+from tests.e2e.upload_client import start as start_upload_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -155,3 +158,38 @@ async def test_with_two_workers_every_scrape_adds_up_both_processes(
     finally:
         process.terminate()
         process.wait(20)
+
+
+async def test_uploads_refusals_and_sign_ins_are_counted(settings: Settings) -> None:
+    server, base = await start_upload_server(settings)
+    family = await ChatFamily.open(base)
+    http = ClientSession()
+    inbox = await InboxBrowser.open(base)
+    try:
+        before = await scrape(base)
+        await submit_case(family, settings.database_url)
+        tus = TusClient(http, await link_for(settings.database_url, base))
+        report = pdf("lab")
+        await tus.send(report, filename="Blood tests.pdf", batch="b1")
+        await tus.done()
+        refused = await tus.create(100, filename="run-me.exe")
+        assert refused.status == 415
+        await add_login(settings.database_url)
+        response, _ = await inbox.sign_in("anna@team.example", "not the password")
+        assert response.status == 401
+        response, _ = await inbox.sign_in("anna@team.example")
+        assert response.status == 200
+        after = await scrape(base)
+    finally:
+        await inbox.close()
+        await http.close()
+        await family.close()
+        await server.close()
+
+    def grew(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert grew("intake_upload_files_total", source="upload") == 1
+    assert grew("intake_upload_bytes_total", source="upload") == len(report)
+    assert grew("intake_inbox_sign_ins_total", outcome="refused") == 1
+    assert grew("intake_inbox_sign_ins_total", outcome="ok") == 1

@@ -22,6 +22,7 @@ from bot.coordinators import check_sign_in
 from bot.documents import SNIFF_BYTES
 from bot.inbox_sessions import EndReason
 from bot.keys import CATALOGS, CLOCK, DATABASE, JINJA, RENDERER, SETTINGS
+from bot.metrics import metrics
 from bot.upload_files import document_keys
 from bot.web.inbox import access
 from bot.web.inbox.actions import ActionError, InboxActions
@@ -160,6 +161,7 @@ async def login(request: web.Request) -> web.Response:
     wait = await limits.wait(email, address, now)
     if wait > 0:
         # Refused before any check, so not audited: a flood of these cannot flood the log.
+        metrics().sign_ins.labels("throttled").inc()
         response = _login_page(request, nonce, status=429, error="throttled", email=email)
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
@@ -173,8 +175,10 @@ async def login(request: web.Request) -> web.Response:
         await limits.failed(email, address, now)
         await access.sign_in_failed(database, account_id, address_hash, now)
         log.warning("inbox sign-in refused")
+        metrics().sign_ins.labels("refused").inc()
         return _login_page(request, nonce, status=401, error="refused", email=email)
     await limits.succeeded(email, address)
+    metrics().sign_ins.labels("ok").inc()
     token = await request.app[SESSIONS].start(coordinator.id, now)
     await access.record(database, coordinator.id, "login", now, address=address_hash)
     target = safe_next(request.query.get("next") or str(form.get("next", "")))
