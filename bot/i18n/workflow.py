@@ -29,6 +29,9 @@ from intake.vocabulary import LANGUAGES
 PROJECT = "intake-bot"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_LANGUAGE = "en"
+# `plural_forms(singular, plural)` in templates: every form of a plural message, for pages
+# that count in the browser (`pybabel extract -k plural_forms:1,2` agrees).
+KEYWORDS = {**DEFAULT_KEYWORDS, "plural_forms": (1, 2)}
 WIDTH = 76  # pybabel's default, so a manual pybabel run rewrites nothing
 
 
@@ -47,7 +50,7 @@ def extract_catalog(root: Path) -> Catalog:
         method_map, options_map = parse_mapping_cfg(fileobj, "babel.cfg")  # type: ignore[no-untyped-call]
     catalog = Catalog(project=PROJECT, version="", charset="utf-8")
     for filename, lineno, message, comments, context in extract_from_dir(
-        root, method_map, options_map, keywords=DEFAULT_KEYWORDS
+        root, method_map, options_map, keywords=KEYWORDS
     ):
         location = (Path(filename).as_posix(), lineno)
         catalog.add(message, None, [location], auto_comments=comments, context=context)

@@ -11,11 +11,13 @@ percent-formatted and auto-escaped. (Python code uses `{name}` brace placeholder
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from jinja2 import Environment, FileSystemLoader, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
@@ -69,7 +71,27 @@ def gettext_callables(catalogs: Catalogs, lang: str) -> dict[str, Callable[..., 
         translated = catalogs.ngettext(lang, singular, plural, num)
         return _format(context, lang, translated, source, variables)
 
-    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
+    def plural_forms(singular: str, plural: str, /) -> dict[str, str]:
+        return {
+            category: catalogs.ngettext(lang, singular, plural, sample)
+            for category, sample in plural_samples(lang).items()
+        }
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext, "plural_forms": plural_forms}
+
+
+@functools.cache
+def plural_samples(lang: str) -> dict[str, int]:
+    """One count per CLDR plural category of `lang` ("one": 1, "many": 1000000 in French...).
+
+    Pages that count in the browser get every form of a plural message, keyed by category,
+    and pick one with `Intl.PluralRules`, which speaks the same CLDR categories as Babel.
+    """
+    rule = Locale.parse(lang).plural_form
+    samples: dict[str, int] = {}
+    for count in (*range(0, 1000), 1_000_000):
+        samples.setdefault(rule(count), count)
+    return samples
 
 
 def render_page(

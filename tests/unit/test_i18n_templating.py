@@ -104,3 +104,21 @@ def test_template_plural_uses_the_language_rule(render: Render) -> None:
 
 def test_broken_template_translation_falls_back_to_english(render: Render) -> None:
     assert "Hello &lt;b&gt;Amira&lt;/b&gt;" in render("ru")
+
+
+def test_pages_that_count_in_the_browser_get_every_cldr_form() -> None:
+    from bot.i18n.catalog import Catalogs
+    from bot.web.templating import gettext_callables, plural_samples
+
+    assert plural_samples("fr") == {"one": 0, "other": 2, "many": 1_000_000}
+    assert set(plural_samples("ar")) == {"zero", "one", "two", "few", "many", "other"}
+    assert set(plural_samples("ru")) == {"one", "few", "many"}
+    assert set(plural_samples("tr")) == {"one", "other"}
+    forms = gettext_callables(Catalogs(), "fr")["plural_forms"](
+        "{done} of {count} file sent", "{done} of {count} files sent"
+    )
+    assert forms == {
+        "one": "{done} sur {count} fichier envoyé",
+        "other": "{done} sur {count} fichiers envoyés",
+        "many": "{done} sur {count} de fichiers envoyés",
+    }

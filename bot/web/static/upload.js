@@ -50,6 +50,13 @@
 
   // ---------------------------------------------------------------- helpers
 
+  // The server sends every form of a plural message keyed by CLDR category; the browser's
+  // own CLDR rules pick the one for the count.
+  const pluralRules = new Intl.PluralRules(config.lang || undefined);
+  function plural(forms, count) {
+    return forms[pluralRules.select(count)] || forms.other;
+  }
+
   function fill(template, values) {
     return String(template).replace(/\{(\w+)\}/g, (match, key) => (key in values ? values[key] : match));
   }
@@ -306,7 +313,9 @@
       else if (file.size === 0) fail(entry, t.empty);
     }
     if (state.skipped) {
-      ui.skipped.textContent = fill(t.skipped, { count: numberFormat.format(state.skipped) });
+      ui.skipped.textContent = fill(plural(t.skipped, state.skipped), {
+        count: numberFormat.format(state.skipped),
+      });
       ui.skipped.hidden = false;
     }
     updateOverall();
@@ -374,9 +383,9 @@
     const sent = counted.reduce((sum, entry) => sum + entry.sent, 0);
     const done = state.entries.filter((entry) => entry.state === "done").length;
     ui.overall.value = total ? Math.floor((sent / total) * 100) : 0;
-    ui.overallText.textContent = fill(t.overall, {
+    ui.overallText.textContent = fill(plural(t.overall, state.entries.length), {
       done: numberFormat.format(done),
-      total: numberFormat.format(state.entries.length),
+      count: numberFormat.format(state.entries.length),
     });
   }
 
