@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientSession
 from sqlalchemy import func, select
 
 from bot.backup import (
@@ -28,9 +27,8 @@ from storage.files import EncryptedDiskStore, load_or_create_key
 from storage.tables import Case, Document
 from tests.databases import PostgresFactory, SqliteFactory
 from tests.dicom_factory import instance_bytes
-from tests.e2e.chat_client import ChatFamily
-from tests.e2e.test_upload import Intake, pydicom_file
-from tests.e2e.upload_client import link_for, pdf, start, submit_case
+from tests.e2e.test_upload import pydicom_file
+from tests.e2e.upload_client import Intake, pdf, submitted
 
 NO_ENV: dict[str, str] = {}
 
@@ -38,17 +36,8 @@ NO_ENV: dict[str, str] = {}
 @pytest.fixture
 async def running(settings: Settings) -> AsyncIterator[Intake]:
     """A running system: the app serving, a case submitted, its upload link."""
-    server, base = await start(settings)
-    family = await ChatFamily.open(base)
-    http = ClientSession(headers={"Accept-Language": "en"})
-    try:
-        await submit_case(family, settings.database_url)
-        link = await link_for(settings.database_url, base)
-        yield Intake(settings, server, base, family, http, link)
-    finally:
-        await http.close()
-        await family.close()
-        await server.close()
+    async with submitted(settings) as deployment:
+        yield deployment
 
 
 async def documents_of(settings: Settings) -> dict[str, bytes]:

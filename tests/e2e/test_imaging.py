@@ -7,7 +7,6 @@ the way families do, on the configured database.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 
 import pytest
@@ -22,7 +21,6 @@ from storage.db import Database
 from storage.tables import AuditEntry, Case, Contact, Document
 from storage.unit_of_work import UnitOfWork
 from tests.dicom_factory import SECONDARY_CAPTURE, encapsulated_pdf_bytes, iter_study
-from tests.e2e.chat_client import ChatFamily
 from tests.e2e.test_inbox import InboxBrowser, add_login, visible
 from tests.e2e.test_telegram import (
     CHAT,
@@ -31,9 +29,9 @@ from tests.e2e.test_telegram import (
     start_app,
     texts,
 )
-from tests.e2e.test_upload import AMIRA, Intake
+from tests.e2e.test_upload import AMIRA
 from tests.e2e.test_webchat_intake import rows
-from tests.e2e.upload_client import link_for, start, submit_case
+from tests.e2e.upload_client import Intake, submitted
 from tests.fakes.telegram_api import FakeTelegram
 
 OCTOBER_2 = date(2026, 10, 2)
@@ -42,22 +40,6 @@ SCREENSHOTS = {"modality": "OT", "sop_class_uid": SECONDARY_CAPTURE,
                "bits_allocated": 8, "conversion_type": "WSD", "rows": 24, "columns": 32}
 ASK = ("Please ask the imaging department for the complete study on CD/DVD in DICOM format "
        "(all images).")
-
-
-@asynccontextmanager
-async def submitted(settings: Settings) -> AsyncIterator[Intake]:
-    """The app running, a case submitted through the web chat, and its upload link."""
-    server, base = await start(settings)
-    family = await ChatFamily.open(base)
-    http = ClientSession(headers={"Accept-Language": "en"})
-    try:
-        await submit_case(family, settings.database_url)
-        link = await link_for(settings.database_url, base)
-        yield Intake(settings, server, base, family, http, link)
-    finally:
-        await http.close()
-        await family.close()
-        await server.close()
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from bot.settings import Settings
 from storage.tables import Contact
 from tests.dicom_factory import iter_study
 from tests.e2e.browser import open_browser, screenshot
-from tests.e2e.test_imaging import AMIRA, SCREENSHOTS, send_batch, submitted
+from tests.e2e.test_imaging import AMIRA, SCREENSHOTS, send_batch
 from tests.e2e.test_inbox import add_login
 from tests.e2e.test_inbox_browser import LAPTOP, new_page, sign_in
-from tests.e2e.test_upload import Intake
 from tests.e2e.test_webchat_intake import rows
+from tests.e2e.upload_client import Intake, submitted
 
 pytestmark = pytest.mark.browser
 

@@ -8,29 +8,24 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 from pydicom.data import get_testdata_file
 from sqlalchemy import select
 
 from bot.settings import Settings
 from storage.tables import Case, CaseHistory, Contact, Document, Timer, UploadLink, UploadSession
 from tests.dicom_factory import instance_bytes, iter_study, write_dicomdir_folder, zip_files
-from tests.e2e.chat_client import ChatFamily, texts
 from tests.e2e.test_webchat_intake import rows
 from tests.e2e.upload_client import (
-    TusClient,
+    Intake,
     cut_patch,
     link_for,
     pdf,
-    start,
-    submit_case,
+    submitted,
     the_case,
 )
 
@@ -44,51 +39,11 @@ def pydicom_file(name: str) -> bytes:
     return Path(str(path)).read_bytes()
 
 
-@dataclass
-class Intake:
-    """A submitted case with its family's chat and an HTTP session on its upload link."""
-
-    settings: Settings
-    server: TestServer
-    base: str
-    family: ChatFamily
-    http: ClientSession
-    link: str
-
-    @property
-    def tus(self) -> TusClient:
-        """A tus client on the case's link."""
-        return TusClient(self.http, self.link)
-
-    async def chat(self, wait: float = 5.0) -> str:
-        """What the bot wrote to the family since the last look."""
-        return texts(await self.family.replies(wait=wait))
-
-    async def documents(self) -> list[Document]:
-        """The case's documents, oldest first."""
-        found = await rows(self.settings.database_url, Document)
-        return sorted(found, key=lambda d: d.id)
-
-    def stored_objects(self) -> list[Path]:
-        """The encrypted objects on disk."""
-        return [p for p in (self.settings.data_dir / "files" / "objects").rglob("*")
-                if p.is_file()]
-
-
 @pytest.fixture
 async def intake(settings: Settings) -> AsyncIterator[Intake]:
     """The app running, a case submitted through the web chat, and its upload link."""
-    server, base = await start(settings)
-    family = await ChatFamily.open(base)
-    http = ClientSession(headers={"Accept-Language": "en"})
-    try:
-        await submit_case(family, settings.database_url)
-        link = await link_for(settings.database_url, base)
-        yield Intake(settings, server, base, family, http, link)
-    finally:
-        await http.close()
-        await family.close()
-        await server.close()
+    async with submitted(settings) as running:
+        yield running
 
 
 async def test_a_family_sends_ct_mr_and_a_lab_report_and_the_checklist_ticks(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,10 +20,10 @@ from bot.app import create_app
 from bot.settings import Settings
 from bot.upload_links import issue, issue_link_for_case
 from storage.db import Database
-from storage.tables import Case
+from storage.tables import Case, Document
 from storage.unit_of_work import UnitOfWork
-from tests.e2e.chat_client import ChatFamily
-from tests.e2e.test_webchat_intake import ENGLISH_INTAKE
+from tests.e2e.chat_client import ChatFamily, texts
+from tests.e2e.test_webchat_intake import ENGLISH_INTAKE, rows
 
 TUS = {"Tus-Resumable": "1.0.0"}
 MINIMAL_PDF = (
@@ -178,3 +180,50 @@ async def cut_patch(url: str, offset: int, data: bytes, sent: int) -> None:
     await asyncio.sleep(0.2)
     writer.transport.abort()
     await asyncio.sleep(0.2)
+
+
+@dataclass
+class Intake:
+    """A submitted case with its family's chat and an HTTP session on its upload link."""
+
+    settings: Settings
+    server: TestServer
+    base: str
+    family: ChatFamily
+    http: ClientSession
+    link: str
+
+    @property
+    def tus(self) -> TusClient:
+        """A tus client on the case's link."""
+        return TusClient(self.http, self.link)
+
+    async def chat(self, wait: float = 5.0) -> str:
+        """What the bot wrote to the family since the last look."""
+        return texts(await self.family.replies(wait=wait))
+
+    async def documents(self) -> list[Document]:
+        """The case's documents, oldest first."""
+        found = await rows(self.settings.database_url, Document)
+        return sorted(found, key=lambda d: d.id)
+
+    def stored_objects(self) -> list[Path]:
+        """The encrypted objects on disk."""
+        return [p for p in (self.settings.data_dir / "files" / "objects").rglob("*")
+                if p.is_file()]
+
+
+@asynccontextmanager
+async def submitted(settings: Settings) -> AsyncIterator[Intake]:
+    """The app running, a case submitted through the web chat, and its upload link."""
+    server, base = await start(settings)
+    family = await ChatFamily.open(base)
+    http = ClientSession(headers={"Accept-Language": "en"})
+    try:
+        await submit_case(family, settings.database_url)
+        link = await link_for(settings.database_url, base)
+        yield Intake(settings, server, base, family, http, link)
+    finally:
+        await http.close()
+        await family.close()
+        await server.close()
