@@ -318,12 +318,11 @@ class SegmentReader:
         self._fh.close()
 
 
-class DecryptingRaw(io.RawIOBase):
-    """A seekable plaintext view of one stored file, decrypting segments on demand."""
+class SeekableRaw(io.RawIOBase):
+    """A read-only raw file of `length` bytes: the position bookkeeping of our views."""
 
-    def __init__(self, reader: SegmentReader) -> None:
-        self._reader = reader
-        self._pos = 0
+    length = 0
+    _pos = 0
 
     def readable(self) -> bool:
         return True
@@ -340,13 +339,22 @@ class DecryptingRaw(io.RawIOBase):
         elif whence == io.SEEK_CUR:
             pos = self._pos + offset
         elif whence == io.SEEK_END:
-            pos = self._reader.size + offset
+            pos = self.length + offset
         else:
             raise ValueError("invalid whence")
         if pos < 0:
             raise OSError("negative seek position")
         self._pos = pos
         return pos
+
+
+class DecryptingRaw(SeekableRaw):
+    """A seekable plaintext view of one stored file, decrypting segments on demand."""
+
+    def __init__(self, reader: SegmentReader) -> None:
+        self._reader = reader
+        self.length = reader.size
+        self._pos = 0
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         if self._pos >= self._reader.size:

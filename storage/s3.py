@@ -39,6 +39,7 @@ from storage.files import (
     FileMissing,
     FileTooLarge,
     Sealer,
+    SeekableRaw,
     SegmentReader,
     SegmentSealer,
     StoredFile,
@@ -84,7 +85,7 @@ def _missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
-class _RangedObject(io.RawIOBase):
+class _RangedObject(SeekableRaw):
     """A seekable, read-only view of one object, fetched by ranged GETs (blocking)."""
 
     def __init__(self, client: Any, bucket: str, key: str) -> None:
@@ -95,27 +96,13 @@ class _RangedObject(io.RawIOBase):
             if _missing(error):
                 raise FileMissing("no such file") from None
             raise
-        self.total = int(head["ContentLength"])
+        self.length = int(head["ContentLength"])
         self._pos = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.total}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self._pos >= self.total or not len(buffer):
+        if self._pos >= self.length or not len(buffer):
             return 0
-        end = min(self.total, self._pos + len(buffer)) - 1
+        end = min(self.length, self._pos + len(buffer)) - 1
         try:
             body = self._client.get_object(
                 Bucket=self._bucket, Key=self._key, Range=f"bytes={self._pos}-{end}"
@@ -246,7 +233,7 @@ class EncryptedS3Store:
         raw = _RangedObject(self._client, self.location.bucket, self._object(key))
         # Buffered so the header and each segment are one GET each.
         buffered = io.BufferedReader(raw, buffer_size=self._segment_size + 64)
-        return SegmentReader(buffered, raw.total, self._key)  # type: ignore[arg-type]
+        return SegmentReader(buffered, raw.length, self._key)  # type: ignore[arg-type]
 
     async def open(self, key: str) -> AsyncIterator[bytes]:
         """Stream a file's plaintext back; `FileCorrupted` if it was tampered with."""
