@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Creates .venv from the lock, exactly: `bootstrap.sh` for the demo (requirements/runtime.lock),
-# `bootstrap.sh test` for the tests (requirements/test.lock). Safe to re-run; a package that
+# Creates .venv from the lock, exactly: `bootstrap.sh` for the demo (requirements.lock),
+# `bootstrap.sh test` for the tests (requirements-test.lock). Safe to re-run; a package that
 # the lock does not name is removed, a hash that does not match fails the install.
 # FRESH_VENV=1 deletes .venv first (CI builds it from scratch on every run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-lock=requirements/runtime.lock
-[ "${1:-}" = "test" ] && lock=requirements/test.lock
+lock=requirements.lock
+[ "${1:-}" = "test" ] && lock=requirements-test.lock
 
 "$PYTHON" scripts/lockfile.py check
 bash scripts/tools.sh

@@ -1,11 +1,12 @@
 """The lock's fingerprint of pyproject.toml, and the check that the two agree.
 
-`requirements/*.lock` are pinned, hashed requirement files made by `scripts/lock` (uv pip
-compile). Each starts with a line `# inputs-sha256: …`: the hash of everything in
-pyproject.toml that decides the resolution (Python version, dependencies, the test extra and
-the build backend). Editing any of those without refreshing the lock changes the hash, and
-`python3 scripts/lockfile.py check` (run by both README commands before installing) fails.
-Only the standard library is used: it runs before anything is installed.
+`requirements.lock` and `requirements-test.lock` are pinned, hashed requirement files made
+by `scripts/lock` (uv pip compile). Each starts with a line `# inputs-sha256: …`: the hash
+of everything in pyproject.toml that decides the resolution (Python version, dependencies,
+the test extra and the build backend). Editing any of those without refreshing the lock
+changes the hash, and `python3 scripts/lockfile.py check` (run by both README commands
+before installing) fails. Only the standard library is used: it runs before anything is
+installed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCKS = (ROOT / "requirements" / "runtime.lock", ROOT / "requirements" / "test.lock")
+LOCKS = (ROOT / "requirements.lock", ROOT / "requirements-test.lock")
 MARK = "# inputs-sha256: "
 
 
@@ -33,7 +34,7 @@ def fingerprint(root: Path = ROOT) -> str:
             for name, values in sorted(project.get("optional-dependencies", {}).items())
         },
         "build-system": sorted(pyproject.get("build-system", {}).get("requires", [])),
-        "build-lock": (root / "requirements" / "build.in").read_text(encoding="utf-8"),
+        "build-lock": (root / "requirements-build.in").read_text(encoding="utf-8"),
     }
     encoded = json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()

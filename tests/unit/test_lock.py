@@ -46,7 +46,8 @@ def test_both_locks_were_made_from_this_pyproject() -> None:
 @pytest.fixture
 def copy_of_project(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(ROOT / "requirements", tmp_path / "requirements")
+    for name in ("requirements.lock", "requirements-test.lock", "requirements-build.in"):
+        shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path
 
 
@@ -73,7 +74,7 @@ def test_every_declared_range_admits_the_locked_version() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     project = pyproject["project"]
     declared = [*project["dependencies"], *project["optional-dependencies"]["test"]]
-    locked = pins(ROOT / "requirements" / "test.lock")
+    locked = pins(ROOT / "requirements-test.lock")
     for line in declared:
         requirement = Requirement(line)
         version, _ = locked[canonicalize_name(requirement.name)]
@@ -81,13 +82,13 @@ def test_every_declared_range_admits_the_locked_version() -> None:
 
 
 def test_the_runtime_lock_takes_the_test_lock_versions() -> None:
-    test = pins(ROOT / "requirements" / "test.lock")
-    for name, (version, _) in pins(ROOT / "requirements" / "runtime.lock").items():
+    test = pins(ROOT / "requirements-test.lock")
+    for name, (version, _) in pins(ROOT / "requirements.lock").items():
         assert test[name][0] == version, name
 
 
 def test_the_installed_environment_is_the_test_lock() -> None:
-    for name, (version, requirement) in pins(ROOT / "requirements" / "test.lock").items():
+    for name, (version, requirement) in pins(ROOT / "requirements-test.lock").items():
         if requirement.marker is not None and not requirement.marker.evaluate():
             continue
         assert metadata.version(name) == version, name
