@@ -45,7 +45,7 @@ import shutil
 import struct
 import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -318,6 +318,18 @@ class SegmentReader:
         self._fh.close()
 
 
+async def stream_segments(open_reader: Callable[[], SegmentReader]) -> AsyncIterator[bytes]:
+    """Every store's `open`: authenticate and yield one segment at a time, off the loop."""
+    reader = await asyncio.to_thread(open_reader)
+    try:
+        for index in range(reader.segment_count):
+            plaintext = await asyncio.to_thread(reader.segment, index)
+            if plaintext:
+                yield plaintext
+    finally:
+        reader.close()
+
+
 class SeekableRaw(io.RawIOBase):
     """A read-only raw file of `length` bytes: the position bookkeeping of our views."""
 
@@ -446,16 +458,9 @@ class EncryptedDiskStore:
             raise
         return StoredFile(key=key, size=size, sha256=digest)
 
-    async def open(self, key: str) -> AsyncIterator[bytes]:
+    def open(self, key: str) -> AsyncIterator[bytes]:
         """Stream a file's plaintext back; `FileCorrupted` if it was tampered with."""
-        reader = await asyncio.to_thread(SegmentReader.on_disk, self._path(key), self._key)
-        try:
-            for index in range(reader.segment_count):
-                plaintext = await asyncio.to_thread(reader.segment, index)
-                if plaintext:
-                    yield plaintext
-        finally:
-            reader.close()
+        return stream_segments(lambda: SegmentReader.on_disk(self._path(key), self._key))
 
     def open_seekable(self, key: str) -> BinaryIO:
         """A blocking, seekable plaintext file for pydicom and zipfile (worker threads only)."""

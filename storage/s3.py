@@ -44,6 +44,7 @@ from storage.files import (
     SegmentSealer,
     StoredFile,
     _forget,
+    stream_segments,
 )
 
 PART_BYTES = 8 << 20  # S3's minimum part is 5 MiB (the last part may be smaller)
@@ -235,16 +236,9 @@ class EncryptedS3Store:
         buffered = io.BufferedReader(raw, buffer_size=self._segment_size + 64)
         return SegmentReader(buffered, raw.length, self._key)  # type: ignore[arg-type]
 
-    async def open(self, key: str) -> AsyncIterator[bytes]:
+    def open(self, key: str) -> AsyncIterator[bytes]:
         """Stream a file's plaintext back; `FileCorrupted` if it was tampered with."""
-        reader = await asyncio.to_thread(self._reader, key)
-        try:
-            for index in range(reader.segment_count):
-                plaintext = await asyncio.to_thread(reader.segment, index)
-                if plaintext:
-                    yield plaintext
-        finally:
-            reader.close()
+        return stream_segments(lambda: self._reader(key))
 
     def open_seekable(self, key: str) -> BinaryIO:
         """A blocking, seekable plaintext file for pydicom and zipfile (worker threads only)."""
