@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.erasure import erase_case
 from bot.i18n.render import isolate
+from bot.journey.video import current_booking, video_reminder
 from bot.metrics import metrics
 from bot.replies import ReplyWriter
 from intake.case import CaseStatus, is_terminal
@@ -46,9 +47,6 @@ FAMILY_REMINDERS: dict[str, str] = {
     SlaKind.UPLOAD_LINK_EXPIRED: N_(
         "Your upload link for request {reference} has expired. Write \u201cnew link\u201d "
         "to receive a new one."),
-    SlaKind.VIDEO_CONSULTATION_REMINDER: N_(
-        "A reminder: your video consultation for request {reference} is coming up. "
-        "Your coordinator has sent you the details."),
     SlaKind.FOLLOW_UP_ENDING: N_(
         "The 30-day follow-up period of your request {reference} ends soon. If you have "
         "questions about the opinion, please write to us now."),
@@ -154,6 +152,9 @@ class TimerService:
                 "documents:\n{items}\nThe specialists can only start once the file is complete.",
                 reference=reference,
                 items=Lines(tuple(Text.of("\u2022 {label}", label=i.label) for i in missing))))
+        if timer.kind == SlaKind.VIDEO_CONSULTATION_REMINDER:
+            booking = await current_booking(session, case.id)
+            return video_reminder(booking, case) if booking is not None else None
         msgid = FAMILY_REMINDERS.get(timer.kind)
         return Prompt(Text(msgid, {"reference": reference})) if msgid else None
 

@@ -41,6 +41,7 @@ from intake.questionnaire import (
     question_of,
 )
 from intake.quotes import QUOTE_OPTIONS, QuoteAnswer, answer_of, quote_reminder
+from intake.deadlines import DEFAULT_POLICY, SlaPolicy
 from intake.vocabulary import DEFAULT_LANGUAGE, LANGUAGES
 
 Translate = Callable[[Text, str], str]
@@ -123,6 +124,7 @@ class Context:
     today: date
     translate: Translate
     phone_region: str | None = None
+    follow_up_until: date | None = None  # the last day of the follow-up period, if open
 
 
 @dataclass
@@ -372,13 +374,30 @@ def _confirm_erase_phase(out: Outcome, message: UserInput, text: str, ctx: Conte
 
 def _submitted_phase(out: Outcome, message: UserInput, text: str, ctx: Context) -> None:
     out.events.append(ev.MessageForCoordinator())
-    out.prompts.append(
-        Prompt.say(
-            "Thank you, your message has been added to your file. A coordinator will read it."
+    if ctx.follow_up_until is not None and ctx.today <= ctx.follow_up_until:
+        out.prompts.append(follow_up_acknowledgement(ctx.follow_up_until))
+    else:
+        out.prompts.append(
+            Prompt.say(
+                "Thank you, your message has been added to your file. A coordinator will read "
+                "it."
+            )
         )
-    )
     if out.conversation.quote_pending:
         out.prompts.append(quote_reminder())
+
+
+def follow_up_acknowledgement(until: date, policy: SlaPolicy = DEFAULT_POLICY) -> Prompt:
+    """A question during the follow-up period goes straight to the coordinators: the family
+    learns when to expect the answer and until when it may ask."""
+    days = policy.follow_up_answer_working_days
+    return Prompt(Text.counted(
+        "Thank you for your question. It has gone straight to your coordinator, who will "
+        "answer within {count} working day. You can send questions about the opinion until "
+        "{until}.",
+        "Thank you for your question. It has gone straight to your coordinator, who will "
+        "answer within {count} working days. You can send questions about the opinion until "
+        "{until}.", days, until=until))
 
 
 def _quote_phase(out: Outcome, message: UserInput, text: str, ctx: Context) -> bool:

@@ -186,6 +186,7 @@ class SlaPolicy:
     video_reminders_before: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
     follow_up_days: int = 30
     follow_up_warning_days: int = 5
+    follow_up_answer_working_days: int = 2
 
 
 DEFAULT_POLICY = SlaPolicy()

@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 
 from intake.case import CaseStatus, transition
 from intake.checklist import ReceivedDocument, received_from
+from intake.deadlines import SlaKind
 from storage.tables import (
     Case,
     CaseHistory,
@@ -234,6 +235,15 @@ async def cancel_timers(session: AsyncSession, case_id: int, now: datetime,
     if kinds is not None:
         query = query.where(Timer.kind.in_(kinds))
     await session.execute(query.values(cancelled_at=now))
+
+
+async def follow_up_ends_at(session: AsyncSession, case_id: int) -> datetime | None:
+    """When the case's follow-up period ends (its pending end timer), if it is open."""
+    return (await session.execute(
+        select(Timer.due_at).where(
+            Timer.case_id == case_id, Timer.kind == SlaKind.FOLLOW_UP_ENDS.value,
+            Timer.fired_at.is_(None), Timer.cancelled_at.is_(None))
+        .order_by(Timer.due_at.desc()).limit(1))).scalar_one_or_none()
 
 
 async def delete_case_documents(session: AsyncSession, case_id: int) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
@@ -68,7 +68,9 @@ class IntakeHandler:
         to delete once the transaction has committed (an erasure)."""
         erased: list[str] = []
         row = await repo.load_conversation(session, contact.id)
-        ctx = Context(today=now.astimezone(self.tz).date(), translate=self.renderer.text)
+        case = await session.get(Case, row.case_id) if row is not None and row.case_id else None
+        ctx = Context(today=now.astimezone(self.tz).date(), translate=self.renderer.text,
+                      follow_up_until=await self._follow_up_until(session, case))
         message = UserInput(
             text=inbound.text, choice=inbound.choice, choices=inbound.choices,
             files=len(inbound.attachments),
@@ -87,7 +89,6 @@ class IntakeHandler:
             outcome = handle(Conversation.from_json(row.state), message, ctx)
 
         state = outcome.conversation
-        case = await session.get(Case, row.case_id) if row.case_id else None
         prompts = list(outcome.prompts)
         for event_ in outcome.events:
             case = await self._apply(session, contact, row, case, event, event_, prompts,
@@ -109,6 +110,13 @@ class IntakeHandler:
             case_id=case.id if case is not None else None,
         )
         return erased
+
+    async def _follow_up_until(self, session: AsyncSession, case: Case | None) -> date | None:
+        """The last day (Brussels) of the case's open follow-up period, if there is one."""
+        if case is None or case.status not in AFTER_OPINION:
+            return None
+        ends = await repo.follow_up_ends_at(session, case.id)
+        return ends.astimezone(self.tz).date() if ends is not None else None
 
     async def _first_language(self, contact: Contact, inbound: Inbound) -> str | None:
         """Explicit choice, then the client's language setting, then the text itself; a

@@ -111,6 +111,19 @@ async def booking_for_token(session: AsyncSession, token: str) -> VideoConsultat
     return booking if booking is not None and booking.cancelled_at is None else None
 
 
+def video_reminder(booking: VideoConsultation, case: Case) -> Prompt:
+    """The reminder 24 h or 1 h before: the date in the family's time again, and the link,
+    so the family needs no earlier message to join."""
+    lang = case.language or "en"
+    return Prompt(Text.of(
+        "A reminder: your video consultation for request {reference} is on {when} "
+        "({brussels} in Brussels). At that time, join with this link:\n{join}",
+        reference=isolate(case.reference, lang),
+        when=when_text(booking.starts_at, ZoneInfo(booking.timezone), lang),
+        brussels=format_time(booking.starts_at, "short", tzinfo=BRUSSELS, locale=lang),
+        join=booking.join_url))
+
+
 class VideoDesk:
     """Books, moves and cancels consultations, each in one transaction with its audit."""
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from aiohttp import ClientResponse, ClientSession, FormData
+from aiohttp import ClientResponse, ClientSession, FormData, web
+from sqlalchemy import select
 
+from bot.keys import TIMERS
 from storage.db import Database
-from storage.tables import Case, CaseHistory, Contact, ConversationRow
+from storage.tables import Case, CaseHistory, Contact, ConversationRow, Timer
 from storage.unit_of_work import UnitOfWork
 from tests.dicom_factory import iter_study
-from tests.e2e.test_inbox import InboxBrowser
+from tests.e2e.test_inbox import InboxBrowser, visible
 from tests.e2e.test_upload import AMIRA
 from tests.e2e.test_webchat_intake import rows
 from tests.e2e.upload_client import TusClient, link_for, pdf
@@ -112,3 +116,77 @@ async def seed_case_for(database_url: str, contact_id: int, status: str,
             return int(case.id)
     finally:
         await database.dispose()
+
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def brussels_slot(days: int, hour: int) -> tuple[str, datetime]:
+    """A form value in Brussels wall-clock time, and the same moment in UTC."""
+    day = (datetime.now(UTC) + timedelta(days=days)).astimezone(BRUSSELS).date()
+    local = datetime(day.year, day.month, day.day, hour, 0, tzinfo=BRUSSELS)
+    return local.strftime("%Y-%m-%dT%H:%M"), local.astimezone(UTC)
+
+
+def family_clock_text(moment: datetime, zone: str) -> str:
+    """How an English message shows `moment` in `zone`: "4:00 PM (GMT+01:00)"."""
+    local = moment.astimezone(ZoneInfo(zone))
+    offset = local.utcoffset()
+    assert offset is not None
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return (f"{local.strftime('%-I:%M %p')} "
+            f"(GMT{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d})")
+
+
+async def fire_next_video_reminder(app: web.Application, database_url: str) -> None:
+    """Bring the earliest pending video reminder to now and let the timers fire it (the
+    reminders' times themselves are the deadline rules' unit tests)."""
+    database = Database(database_url)
+    try:
+        async with UnitOfWork(database) as uow:
+            timer = (await uow.session.execute(
+                select(Timer).where(Timer.kind == "video_consultation_reminder",
+                                    Timer.fired_at.is_(None), Timer.cancelled_at.is_(None))
+                .order_by(Timer.due_at).limit(1))).scalar_one()
+            timer.due_at = datetime.now(UTC) - timedelta(seconds=1)
+            await uow.commit()
+    finally:
+        await database.dispose()
+    assert await app[TIMERS].fire_due() >= 1
+
+
+Say = Callable[[str], Awaitable[str]]
+Read = Callable[[], Awaitable[str]]
+
+
+async def video_and_follow_up_question(page: CasePage, app: web.Application, database_url: str,
+                                       say: Say, read: Read) -> None:
+    """After the opinion: the consultation booked in Brussels time and shown in Morocco's
+    (the patient's country, one time zone), its reminder repeating the date and the link, and
+    a question of the follow-up period acknowledged with the answer time and the period's end,
+    flagged for the coordinators."""
+    starts, moment = brussels_slot(3, 15)
+    response, html = await page.post("video", starts=starts, minutes="45", zone="",
+                                     join_url="https://meet.example/amira")
+    assert response.status == 200 and response.url.query["done"] == "video", html
+    local = family_clock_text(moment, "Africa/Casablanca")
+    told = (await read()).replace("\u202f", " ")
+    assert "is booked for" in told and local in told, told
+    assert "(3:00 PM in Brussels)" in told and "https://meet.example/amira" in told
+
+    await fire_next_video_reminder(app, database_url)
+    reminded = (await read()).replace("\u202f", " ")
+    assert "A reminder: your video consultation" in reminded and local in reminded, reminded
+    assert "https://meet.example/amira" in reminded
+
+    (ends,) = [t.due_at for t in await rows(database_url, Timer,
+                                           Timer.kind == "follow_up_ends")]
+    last_day = ends.astimezone(BRUSSELS).date()
+    answered = (await say("Should she keep taking furosemide after the operation?"))
+    answered = answered.replace("\xa0", " ")
+    assert "will answer within 2 working days" in answered, answered
+    assert f"until {last_day.strftime('%B')} {last_day.day}, {last_day.year}." in answered
+    conversation = visible((await page.browser.get(f"/inbox/c/{page.contact_id}"))[1])
+    assert "Should she keep taking furosemide" in conversation
+    assert "Needs a person" in conversation

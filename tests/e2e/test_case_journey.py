@@ -8,7 +8,7 @@ import pytest
 from aiohttp import ClientSession
 
 from bot.settings import Settings
-from storage.tables import AuditEntry, Case, CaseHistory, Email, OpinionLink, Quote
+from storage.tables import AuditEntry, Case, CaseHistory, Email, OpinionLink, Quote, Timer
 from tests.e2e.chat_client import ChatFamily, last_options, texts
 from tests.e2e.journey_helpers import (
     OPINION_LINK,
@@ -16,6 +16,7 @@ from tests.e2e.journey_helpers import (
     CasePage,
     complete_the_file,
     only_contact_id,
+    video_and_follow_up_question,
 )
 from tests.e2e.test_inbox import InboxBrowser, add_login, visible
 from tests.e2e.test_telegram import TELEGRAM_INTAKE, TelegramFamily, start_app
@@ -26,6 +27,24 @@ from tests.fakes.smtp import FakeSmtp
 from tests.fakes.telegram_api import FakeTelegram
 
 SIX = ("ar", "fr", "en", "nl", "ru", "tr")
+
+
+async def family_says(family: ChatFamily, text: str) -> str:
+    """What the web chat family is answered."""
+    return texts(await family.say(text))
+
+
+async def family_reads(family: ChatFamily) -> str:
+    """What the web chat family received since it last looked."""
+    return texts(await family.replies())
+
+
+async def _telegram_says(family: TelegramFamily, text: str) -> str:
+    return telegram_texts(await family.say(text))
+
+
+async def _telegram_reads(family: TelegramFamily) -> str:
+    return telegram_texts(await family.replies())
 
 
 @pytest.fixture
@@ -143,7 +162,11 @@ async def test_a_whole_case_over_the_web_chat_from_intake_to_closing(
         assert sorted(link.audience for link in links) == ["doctor", "family"]
         assert "k.alami@example.org" in visible(await page.open())
 
-        # 4. A saved reply, picked by its title, sent in the family's language.
+        # 4. The video consultation with its reminder, then a question of the follow-up
+        # period, answered from a saved reply picked by its title, in the family's language.
+        await video_and_follow_up_question(
+            page, server.app, url, lambda text: family_says(family, text),
+            lambda: family_reads(family))
         await browser.get("/inbox/replies/new")
         response, _ = await browser.post("/inbox/replies/new", saved_reply_form("x1"))
         assert response.status == 200
@@ -161,11 +184,14 @@ async def test_a_whole_case_over_the_web_chat_from_intake_to_closing(
             response, _ = await page.move(status)
             assert response.status == 200
         history = await rows(url, CaseHistory, CaseHistory.case_id == case.id)
-        assert [h.to_status for h in history][-5:] == [
-            "file_complete", "in_review_specialist", "opinion_delivered", "follow_up", "closed"]
+        assert [h.to_status for h in history][-6:] == [
+            "file_complete", "in_review_specialist", "opinion_delivered", "video_consultation",
+            "follow_up", "closed"]
         actions = {a.action for a in await rows(url, AuditEntry)}
         assert {"quote_sent", "quote_answered", "opinion_sent", "opinion_download",
-                "doctor_mail_sent", "saved_reply_sent", "status"} <= actions
+                "doctor_mail_sent", "video_booked", "saved_reply_sent", "status"} <= actions
+        assert await rows(url, Timer, Timer.fired_at.is_(None), Timer.cancelled_at.is_(None),
+                          Timer.audience == "family") == []
     finally:
         await browser.close()
         await family.close()
@@ -219,6 +245,9 @@ async def test_a_whole_case_over_telegram_from_intake_to_closing(
             (mail,) = await smtp.wait_for(1)
             assert "Cher Dr Karim Alami" in mail.get_content()
 
+            await video_and_follow_up_question(
+                page, running.app, url,
+                lambda text: _telegram_says(family, text), lambda: _telegram_reads(family))
             html = await page.open()
             assert "Documents received" in html  # the starting set of saved replies
             reply_id = html.split(">Documents received<")[0].rsplit('value="', 1)[1]

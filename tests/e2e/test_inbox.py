@@ -76,9 +76,11 @@ class InboxBrowser:
     pages: list[str] = field(default_factory=list)
 
     @classmethod
-    async def open(cls, base_url: str) -> InboxBrowser:
-        """A browser without cookies."""
-        return cls(base_url, ClientSession(cookie_jar=CookieJar(unsafe=True)))
+    async def open(cls, base_url: str, *, behind_tls: bool = False) -> InboxBrowser:
+        """A browser without cookies; `behind_tls`: the app's public address is https (a
+        TLS proxy in front), so its Secure cookies go back over the loopback port too."""
+        jar = CookieJar(unsafe=True, treat_as_secure_origin=[base_url] if behind_tls else None)
+        return cls(base_url, ClientSession(cookie_jar=jar))
 
     async def close(self) -> None:
         """Close the browser."""

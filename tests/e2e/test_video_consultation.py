@@ -4,7 +4,7 @@ a calendar file, reminders 24 h and 1 h before, moved and cancelled."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from aiohttp import ClientSession
@@ -14,18 +14,11 @@ from bot.settings import Settings
 from intake.case import CaseStatus
 from storage.tables import AuditEntry, Case, Timer
 from tests.e2e.chat_client import texts
+from tests.e2e.journey_helpers import brussels_slot
 from tests.e2e.test_case_journey_rules import open_case_page
 from tests.e2e.test_webchat_intake import rows
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 CALENDAR_LINK = re.compile(r"(/consultation/[A-Za-z0-9_-]{43}\.ics)")
-
-
-def brussels_slot(days: int, hour: int) -> tuple[str, datetime]:
-    """A form value in Brussels wall-clock time, and the same moment in UTC."""
-    day = (datetime.now(UTC) + timedelta(days=days)).astimezone(BRUSSELS).date()
-    local = datetime(day.year, day.month, day.day, hour, 0, tzinfo=BRUSSELS)
-    return local.strftime("%Y-%m-%dT%H:%M"), local.astimezone(UTC)
 
 
 async def reminders(database_url: str) -> list[Timer]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 from functools import cache
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -977,6 +979,32 @@ def test_a_message_after_submission_goes_to_the_coordinator_and_is_acknowledged(
     assert outcome.events == [ev.MessageForCoordinator()]
     assert msgids(outcome) == [SUBMITTED_THANKS]
     assert outcome.conversation == before
+
+
+FOLLOW_UP_THANKS = (
+    "Thank you for your question. It has gone straight to your coordinator, who will "
+    "answer within {count} working day. You can send questions about the opinion until "
+    "{until}."
+)
+
+
+@given(st.integers(min_value=-40, max_value=40))
+def test_a_question_in_the_follow_up_period_is_acknowledged_with_the_answer_time(
+    offset: int,
+) -> None:
+    until = TODAY + timedelta(days=offset)
+    ctx = replace(CTX, follow_up_until=until)
+    before = submitted()
+    outcome = say(before, "Should she still take the tablets?", ctx=ctx)
+    assert outcome.events == [ev.MessageForCoordinator()]
+    assert outcome.conversation == before
+    (prompt,) = outcome.prompts
+    if offset >= 0:  # up to and including the last day
+        assert prompt.text.msgid == FOLLOW_UP_THANKS
+        assert prompt.text.count == 2
+        assert dict(prompt.text.params)["until"] == until
+    else:
+        assert prompt.text.msgid == SUBMITTED_THANKS
 
 
 def test_a_file_after_submission_goes_to_the_coordinator() -> None:
