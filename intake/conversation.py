@@ -24,6 +24,7 @@ from intake.commands import (
     match_language_name,
     slash_name,
 )
+from intake.deadlines import DEFAULT_POLICY, SlaPolicy
 from intake.prompts import N_, LanguageName, Lines, Option, Prompt, Running, Territory, Text
 from intake.questionnaire import (
     CONSENT_VERSION,
@@ -41,7 +42,6 @@ from intake.questionnaire import (
     question_of,
 )
 from intake.quotes import QUOTE_OPTIONS, QuoteAnswer, answer_of, quote_reminder
-from intake.deadlines import DEFAULT_POLICY, SlaPolicy
 from intake.vocabulary import DEFAULT_LANGUAGE, LANGUAGES
 
 Translate = Callable[[Text, str], str]

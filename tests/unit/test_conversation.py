@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import cache
 from dataclasses import replace
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 import pytest
