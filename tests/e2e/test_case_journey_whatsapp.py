@@ -19,7 +19,14 @@ from tests.e2e.journey_helpers import (
     video_and_follow_up_question,
 )
 from tests.e2e.test_inbox import InboxBrowser, add_login
-from tests.e2e.test_whatsapp import WHATSAPP_INTAKE, ShiftedClock, World, start
+from tests.e2e.test_whatsapp import (
+    FAMILY,
+    PUBLIC_URL,
+    WHATSAPP_INTAKE,
+    ShiftedClock,
+    World,
+    start,
+)
 from tests.e2e.test_whatsapp import fake as fake  # noqa: F401  (the fixture)
 from tests.fakes.smtp import FakeSmtp
 from tests.fakes.twilio_api import FakeTwilio
@@ -86,8 +93,8 @@ async def test_a_whole_case_over_whatsapp_from_intake_to_closing(
         # reminder, and a follow-up question.
         await video_and_follow_up_question(
             page, world.app, url, lambda text: _says(world, text), lambda: _reads(world))
-        assert "/consultation/" in "\n".join(m.get("Body", "")
-                                               for m in world.fake.sent_to("whatsapp:+32470000001"))
+        bodies = "\n".join(m.get("Body", "") for m in world.fake.sent_to(FAMILY))
+        assert f"{PUBLIC_URL}/consultation/" in bodies
 
         # Answered from a saved reply of the starting set, in the family's language.
         html = await page.open()
