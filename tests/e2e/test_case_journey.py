@@ -142,6 +142,11 @@ async def test_a_whole_case_over_the_web_chat_from_intake_to_closing(
         downloads = await rows(url, AuditEntry, AuditEntry.action == "opinion_download")
         assert [d.detail["audience"] for d in downloads] == ["family"]
         assert "opened 1 time" in visible(await page.open())
+        # The conversation page shows the second half at a glance.
+        glance = visible((await browser.get(f"/inbox/c/{page.contact_id}"))[1])
+        assert "Quote: Accepted by the family" in glance
+        assert "Family's link: opened 1 time" in glance
+        assert "Video consultation: No video consultation booked." in glance
         _, audit_page = await browser.get("/inbox/audit")
         assert "The family downloaded the opinion" in visible(audit_page)
         assert "The family accepted the quote" in visible(audit_page)

@@ -21,6 +21,7 @@ from bot.content_types import download_headers
 from bot.coordinators import check_sign_in
 from bot.documents import SNIFF_BYTES
 from bot.inbox_sessions import EndReason
+from bot.journey.summary import journey
 from bot.keys import CATALOGS, CLOCK, DATABASE, JINJA, RENDERER, SETTINGS
 from bot.metrics import metrics
 from bot.upload_files import document_keys
@@ -254,6 +255,9 @@ async def _conversation_page(
         ids = [int(a.split(":", 1)[1]) for a in {h.actor for h in detail.history}
                if a.startswith("coordinator:") and a.split(":", 1)[1].isdigit()]
         names = await views.coordinator_names(uow.session, ids)
+        case_row = await uow.session.get(Case, detail.case.id) if detail.case else None
+        steps = await journey(uow.session, case_row) if case_row is not None else None
+        paid_elsewhere = case_row is not None and case_row.paid_elsewhere_at is not None
     done = request.query.get("done") if status == 200 else None
     return render(
         request, "inbox/conversation.html", status=status, page=f"/inbox/c/{contact_id}",
@@ -262,6 +266,7 @@ async def _conversation_page(
         actor_names={f"coordinator:{cid}": name for cid, name in names.items()},
         max_text=_max_text(request, detail.contact.channel),
         has_store=_file_store(request) is not None,
+        journey=steps, paid_elsewhere=paid_elsewhere,
     )
 
 
