@@ -250,8 +250,13 @@ def still_missing(labels: Sequence[Text]) -> Text:
     return Text.of("Still missing: {items}.", items=tuple(labels))
 
 
-def file_complete() -> Text:
-    """The case's file just became complete."""
+def file_complete(waits_for_quote: bool) -> Text:
+    """The case's file just became complete; the review may still wait for the quote."""
+    if waits_for_quote:
+        return Text.of(
+            "Your file is now complete \u2014 thank you! Your coordinator will now confirm the "
+            "price with you; the specialists start as soon as you accept it. We will keep you "
+            "informed here.")
     return Text.of(
         "Your file is now complete \u2014 thank you! The specialists can start; we will keep "
         "you informed here.")

@@ -58,6 +58,7 @@ from bot.documents import SNIFF_BYTES, FileType, sniff
 from bot.i18n.render import Renderer, isolate
 from bot.imaging_messages import imaging_lines
 from bot.imaging_quality import record_verdicts
+from bot.journey.quotes import quote_answer
 from bot.metrics import metrics
 from bot.replies import ReplyWriter
 from bot.upload_budgets import Limits, UploadBudgets
@@ -81,6 +82,7 @@ from intake.checklist import (
 from intake.deadlines import SlaEvent, cancelled_kinds, sla_deadlines
 from intake.imaging import assess_inspections
 from intake.prompts import Prompt, Text
+from intake.quotes import review_may_start
 from storage import repositories as repo
 from storage.db import Database
 from storage.files import (
@@ -167,9 +169,10 @@ class UploadService:
     def __init__(
         self, db: Database, store: FileStore, renderer: Renderer, writer: ReplyWriter,
         clock: Clock, *, limits: Limits | None = None,
-        on_committed: Callable[[], None] = lambda: None,
+        on_committed: Callable[[], None] = lambda: None, quote_required: bool = True,
     ) -> None:
         self.db = db
+        self.quote_required = quote_required
         self.store = store
         self.renderer = renderer
         self.writer = writer
@@ -717,7 +720,7 @@ class UploadService:
         if unsorted:
             lines.append(say.pick_item_notice(len(unsorted)))
         if any(row.outcome.get("completed_case") for row in rows):
-            lines.append(say.file_complete())
+            lines.append(say.file_complete(await self._waits_for_quote(session, case)))
         elif case.status == CaseStatus.AWAITING_DOCUMENTS:
             received = await self._received(session, case.id)
             wanted = missing_items(checklist_for(case.answers), received, case.answers,
@@ -725,6 +728,12 @@ class UploadService:
             if wanted:
                 lines.append(say.still_missing([item.label for item in wanted]))
         return say.summary(isolate(case.reference, case.language), lines)
+
+    async def _waits_for_quote(self, session: AsyncSession, case: Case) -> bool:
+        """Whether the specialists' review still waits for the family to accept a quote."""
+        return not review_may_start(
+            CaseStatus.IN_REVIEW_SPECIALIST, await quote_answer(session, case.id),
+            required=self.quote_required, paid_elsewhere=case.paid_elsewhere_at is not None)
 
     # -- the family sorts its documents
 
@@ -748,7 +757,8 @@ class UploadService:
             if completed and case.contact_id:
                 contact = await session.get(Contact, case.contact_id)
                 if contact is not None:
-                    await self.writer.queue(session, contact, [Prompt(say.file_complete())],
+                    told = say.file_complete(await self._waits_for_quote(session, case))
+                    await self.writer.queue(session, contact, [Prompt(told)],
                                             case.language, now, case_id=case.id)
             await uow.commit()
         if completed:

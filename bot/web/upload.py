@@ -413,6 +413,7 @@ async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
         app[DATABASE], store, renderer,
         ReplyWriter(renderer, app[CHANNELS], store.sealer()), app[CLOCK],
         limits=Limits.from_settings(settings), on_committed=wake,
+        quote_required=settings.quote_required,
     )
     yield
 

@@ -84,7 +84,9 @@ async def test_a_whole_case_over_the_web_chat_from_intake_to_closing(
     try:
         case = await submit_case(family, url)
         await complete_the_file(url, base)
-        assert "Your file is now complete" in texts(await family.replies())
+        complete = texts(await family.replies())
+        assert "Your file is now complete" in complete
+        assert "the specialists start as soon as you accept it" in complete  # quote first
         (case,) = await rows(url, Case)
         assert case.status == "file_complete"
         await browser.sign_in(login.email)

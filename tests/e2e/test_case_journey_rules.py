@@ -30,11 +30,13 @@ from tests.e2e.journey_helpers import (
     OPINION_LINK,
     OPINION_PDF,
     CasePage,
+    complete_the_file,
     only_contact_id,
     seed_case_for,
 )
 from tests.e2e.test_inbox import SEEDED_ANSWERS, InboxBrowser, add_login, visible
 from tests.e2e.test_webchat_intake import rows, start_server
+from tests.e2e.upload_client import submit_case
 from tests.fakes.smtp import FakeSmtp
 
 
@@ -364,6 +366,22 @@ async def test_without_quote_required_the_review_starts_at_once(settings: Settin
                                        CaseStatus.FILE_COMPLETE):
         response, _ = await opened.page.move("in_review_tumour_board")
         assert response.status == 200
+
+
+async def test_without_quote_required_a_complete_file_tells_the_family_the_review_starts(
+    settings: Settings,
+) -> None:
+    server, base = await start_server(settings.with_overrides(quote_required=False))
+    family = await ChatFamily.open(base)
+    try:
+        await submit_case(family, settings.database_url)
+        await complete_the_file(settings.database_url, base)
+        told = texts(await family.replies())
+        assert "Your file is now complete" in told and "The specialists can start" in told
+        assert "confirm the price" not in told
+    finally:
+        await family.close()
+        await server.close()
 
 
 async def test_an_arabic_family_gets_the_opinion_message_and_page_in_arabic_right_to_left(
