@@ -195,8 +195,10 @@ async def peak_memory_storing(store: Any, total: int) -> int:
 
 
 async def test_memory_stays_constant_whatever_the_stream_length(store: Any) -> None:
-    small = await peak_memory_storing(store, 2 * PART_BYTES)
-    large = await peak_memory_storing(store, 8 * PART_BYTES)
+    # tracemalloc sees every thread of the process (a test runner's worker has its own):
+    # others can only add to a peak, so the least of a few runs is the store's own.
+    small = min([await peak_memory_storing(store, 2 * PART_BYTES) for _ in range(2)])
+    large = min([await peak_memory_storing(store, 8 * PART_BYTES) for _ in range(2)])
 
     # Constant: four times the bytes cost no more memory (a part buffer, the part being
     # sent and the SDK's checksum copy for S3; two segments for the disk).
