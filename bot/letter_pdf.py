@@ -16,6 +16,7 @@ from pathlib import Path
 import fontpkg_noto_sans
 import fontpkg_noto_sans_arabic
 from babel.dates import format_date
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 
@@ -26,7 +27,9 @@ from intake.records_letter import LegalBasis, letter_content
 LATIN = "NotoSans"
 ARABIC = "NotoSansArabic"
 RTL_LANGUAGES = frozenset({"ar"})
-LINE = 6.0
+SIZE = 10.5
+LINE = 5.2
+BLANK = "_" * 28
 
 
 @cache
@@ -37,15 +40,32 @@ def _font_files() -> tuple[Path, Path]:
     return latin, arabic
 
 
+@cache
+def _covered() -> frozenset[int]:
+    """The code points the two fonts draw."""
+    points: set[int] = set()
+    for path in _font_files():
+        with TTFont(path, lazy=True) as font:
+            points.update(font.getBestCmap())
+    return frozenset(points)
+
+
+def uncovered(text: str) -> str:
+    """The characters of `text` neither font can draw (fpdf2 would leave them out silently,
+    and a letter must not print a name with letters missing)."""
+    covered = _covered()
+    return "".join(sorted({c for c in text if not c.isspace() and ord(c) not in covered}))
+
+
 def _document(lang: str) -> FPDF:
     pdf = FPDF(format="A4")
-    pdf.set_margins(22, 22, 22)
-    pdf.set_auto_page_break(True, margin=22)
+    pdf.set_margins(20, 18, 20)
+    pdf.set_auto_page_break(True, margin=16)
     latin, arabic = _font_files()
     pdf.add_font(LATIN, "", latin)
     pdf.add_font(ARABIC, "", arabic)
     main, other = (ARABIC, LATIN) if lang in RTL_LANGUAGES else (LATIN, ARABIC)
-    pdf.set_font(main, size=11)
+    pdf.set_font(main, size=SIZE)
     pdf.set_fallback_fonts([other], exact_match=False)
     if lang in RTL_LANGUAGES:
         pdf.set_text_shaping(True, direction="rtl", script="arab", language="ara")
@@ -70,24 +90,24 @@ def render_letter(renderer: Renderer, lang: str, *, patient_name: str, birth_dat
     pdf.add_page()
     pdf.set_title(say(content.title))
 
-    def paragraph(text: str, *, size: float = 11, gap: float = 3, align_to: Align = align) -> None:
+    def paragraph(text: str, *, size: float = SIZE, gap: float = 2.5) -> None:
         pdf.set_font_size(size)
-        pdf.multi_cell(0, LINE * size / 11, text, align=align_to,
+        pdf.multi_cell(0, LINE * size / SIZE, text, align=align,
                        new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(gap)
 
-    paragraph(say(content.date_line), gap=6)
-    paragraph(say(content.addressee), gap=6)
-    paragraph(say(content.title), size=14, gap=5)
+    paragraph(say(content.date_line), gap=4)
+    paragraph(say(content.addressee), gap=5)
+    paragraph(say(content.title), size=13, gap=4)
     for line in content.patient_lines:
-        paragraph(say(line), gap=1)
-    pdf.ln(5)
+        paragraph(say(line), gap=0.5)
+    pdf.ln(4)
     for text in content.body:
         paragraph(say(text))
     for text in content.closing:
-        paragraph(say(text), gap=1)
-    pdf.ln(8)
+        paragraph(say(text), gap=0.5)
+    pdf.ln(5)
+    # A blank to fill in by hand after each label; the signature gets room above its line.
     for text in content.signature_lines:
-        paragraph(say(text), gap=1)
-        paragraph("_" * 60, gap=4)
+        paragraph(f"{say(text)} {BLANK}", gap=3)
     return bytes(pdf.output())

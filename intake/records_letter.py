@@ -2,10 +2,10 @@
 records and of the imaging in DICOM, citing the patient's right of access where we know the
 law that grants it.
 
-Only laws we can cite exactly are cited: the GDPR in the EU/EEA and Turkey's KVKK. Elsewhere
-the letter names the patient's right to their own records in neutral words and invents no
-statute. The domain says what the letter contains; `bot.letters` renders it in the hospital's
-language and lays it out as a PDF.
+Only laws we can cite exactly are cited: the GDPR in the EU/EEA; in Turkey the KVKK and the
+Patient Rights Regulation. Elsewhere the letter names the patient's right to their own records
+in neutral words and invents no statute. The domain says what the letter contains;
+`bot.letter_pdf` renders it in the hospital's language and lays it out as a PDF.
 """
 
 from __future__ import annotations
@@ -57,10 +57,12 @@ _BASIS_TEXT: dict[LegalBasis, Text] = {
     LegalBasis.KVKK: Text.of(
         "This request is made under Article 11 of the Turkish Law No. 6698 on the Protection "
         "of Personal Data (KVKK), which gives the patient the right to learn whether their "
-        "personal data are processed and to request information about them. Under Article 13 "
-        "of that Law, the request must be concluded as soon as possible and within thirty "
-        "days at the latest, free of charge unless the operation involves an additional cost "
-        "under the tariff set by the Personal Data Protection Board."),
+        "personal data are processed and to request information about them, and under "
+        "Article 16 of the Patient Rights Regulation, which allows the patient, directly or "
+        "through a representative, to examine their records and obtain a copy of them. Under "
+        "Article 13 of Law No. 6698, the request must be concluded as soon as possible and "
+        "within thirty days at the latest, free of charge unless the operation involves an "
+        "additional cost under the tariff set by the Personal Data Protection Board."),
     LegalBasis.NONE: Text.of(
         "This request is made under the patient's right to obtain a copy of their own "
         "medical records. I would be grateful if you could answer it as soon as possible."),

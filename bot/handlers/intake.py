@@ -16,6 +16,7 @@ from bot.i18n.render import Renderer
 from bot.journey.letters import letter_prompt, prepare_letter
 from bot.journey.opinions import AFTER_OPINION, opinion_link_prompt, reissue_family_link
 from bot.journey.quotes import record_answer
+from bot.letter_pdf import uncovered
 from bot.replies import ReplyWriter
 from bot.upload_links import issue_link_for_case
 from intake import events as ev
@@ -33,6 +34,7 @@ from intake.conversation import (
 )
 from intake.deadlines import SlaEvent, sla_deadlines
 from intake.prompts import Prompt
+from intake.records_letter import letter_details
 from intake.routing import RouteKind, route
 from storage import repositories as repo
 from storage.tables import (
@@ -174,6 +176,15 @@ class IntakeHandler:
     ) -> None:
         """Record the letter and send it: a document where the channel sends files, else
         the link. Queued before the turn's other replies, which return to the questions."""
+        details = letter_details(case.answers or {})
+        if details is None:
+            return
+        if uncovered(details[0] + asked.hospital):
+            await self.writer.queue(session, contact, [Prompt.say(
+                "We cannot prepare the letter: some characters of the patient's name or of "
+                "the hospital's name cannot be printed in it. A coordinator can help you "
+                "write the letter.")], state.locale, now, case_id=case.id)
+            return
         prepared = await prepare_letter(session, case, asked.language, asked.hospital,
                                         self.base_url, now)
         if prepared is None:
