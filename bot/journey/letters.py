@@ -100,7 +100,7 @@ class LetterInputs:
     patient_name: str
     birth_date: date
     hospital: str
-    created: date
+    created: datetime
     legal_basis: str
     reference: str
 
@@ -120,4 +120,4 @@ async def open_letter(session: AsyncSession, token: str,
           contact_id=case.contact_id, letter_id=letter.id)
     name, born = details
     return LetterInputs(letter.language, name, date.fromisoformat(born), letter.hospital,
-                        letter.created_at.date(), letter.legal_basis, case.reference)
+                        letter.created_at, letter.legal_basis, case.reference)

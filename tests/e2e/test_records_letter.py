@@ -86,6 +86,12 @@ async def test_on_the_web_chat_the_family_gets_the_letter_as_a_document_the_inbo
 
         forged = "/letter/" + "A" * 43 + ".pdf"
         assert (await download(base, forged))[0] == 404
+
+        # Erasing the family's data takes the letters and their links with it.
+        await family.say("erase my data")
+        await family.say("yes")
+        assert await rows(settings.database_url, RecordsLetter) == []
+        assert (await download(base, document["url"]))[0] == 404
     logged = caplog.text
     assert "Amira" not in logged and "Erasme" not in logged and "2015-05-14" not in logged
 
