@@ -39,7 +39,7 @@ from bot.timers import TimerService, make_scheduler
 from bot.upload_links import seal_links_at_rest
 from bot.uploads import FILES, UPLOADS
 from bot.warmup import warm_up
-from bot.web import chat, health, metrics, opinion, upload
+from bot.web import chat, health, letter, metrics, opinion, upload
 from bot.web.chat_session import CHAT_SESSIONS, ChatSessions
 from bot.web.form_guard import form_guard
 from bot.web.inbox import setup_inbox
@@ -117,6 +117,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app.cleanup_ctx.append(_chat_sessions)
     upload.setup(app)  # routes, bad-token limiter, file store and upload service
     opinion.setup(app)  # the family's opinion page; its services come with the inbox
+    letter.setup(app)  # the records-request letter's download link
     if settings.telegram_enabled:
         from bot.channels.telegram import TELEGRAM_COMMANDS, telegram_ctx
         from bot.web.telegram_webhook import routes as telegram_routes

@@ -30,6 +30,7 @@ class Command(StrEnum):
     ERASE = "erase"
     PRICES = "prices"
     NEW_LINK = "new_link"
+    LETTER = "letter"
 
 
 # The first name of each command is the one the help lists and Telegram's setMyCommands
@@ -45,6 +46,7 @@ _SLASH: dict[Command, tuple[str, ...]] = {
     Command.ERASE: ("erase", "delete"),
     Command.PRICES: ("prices",),
     Command.NEW_LINK: ("new_link", "link"),
+    Command.LETTER: ("records_letter", "letter"),
 }
 
 # The order of the strings in `_KEYWORDS`.
@@ -136,6 +138,22 @@ _KEYWORDS: dict[Command, tuple[str, ...]] = {
         "yeni bağlantı|yeni link|link|bağlantı|yükleme linki",
         "رابط جديد|الرابط|رابط|رابط التحميل",
     ),
+    # Also the plain complaint "I cannot get my scans": the letter is the answer to it.
+    Command.LETTER: (
+        "records letter|letter|letter to the hospital|i cannot get my scans|i can't get my scans"
+        "|i cannot get my records|i can't get my records|the hospital won't give me my scans",
+        "lettre|lettre pour l'hôpital|je n'arrive pas à obtenir mes examens"
+        "|je n'arrive pas à obtenir mes images|je n'arrive pas à obtenir mon dossier"
+        "|je ne peux pas obtenir mes examens|je ne peux pas obtenir mon dossier",
+        "brief|brief voor het ziekenhuis|ik krijg mijn scans niet|ik krijg mijn beelden niet"
+        "|ik krijg mijn dossier niet|ik kan mijn scans niet krijgen",
+        "письмо|письмо в больницу|не могу получить снимки|не могу получить мои снимки"
+        "|не могу получить документы|мне не дают снимки|мне не дают документы",
+        "dilekçe|mektup|hastane dilekçesi|görüntülerimi alamıyorum|filmlerimi alamıyorum"
+        "|raporlarımı alamıyorum|dosyamı alamıyorum",
+        "رسالة|خطاب|رسالة للمستشفى|لا أستطيع الحصول على صوري|لا أستطيع الحصول على الأشعة"
+        "|لا أستطيع الحصول على ملفي|المستشفى لا يعطيني الصور",
+    ),
 }
 
 _POLITENESS = (
@@ -207,6 +225,8 @@ def command_help() -> tuple[tuple[Command, Text], ...]:
         (Command.ERASE, Text.of("Ask us to erase your data.")),
         (Command.PRICES, Text.of("See our prices.")),
         (Command.NEW_LINK, Text.of("Get a new secure link to upload documents.")),
+        (Command.LETTER, Text.of("Get a letter asking the hospital for a copy of the records "
+                                 "and of the scans.")),
     )
 
 

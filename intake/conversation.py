@@ -40,8 +40,10 @@ from intake.questionnaire import (
     next_step,
     prune,
     question_of,
+    report_language_options,
 )
 from intake.quotes import QUOTE_OPTIONS, QuoteAnswer, answer_of, quote_reminder
+from intake.records_letter import clean_hospital, letter_details
 from intake.vocabulary import DEFAULT_LANGUAGE, LANGUAGES
 
 Translate = Callable[[Text, str], str]
@@ -60,6 +62,8 @@ class Phase(StrEnum):
     CONFIRM_ERASE = "confirm_erase"
     SUBMITTED = "submitted"
     ENDED = "ended"
+    LETTER_LANGUAGE = "letter_language"
+    LETTER_HOSPITAL = "letter_hospital"
 
 
 @dataclass
@@ -77,6 +81,8 @@ class Conversation:
     handoff: bool = False
     editing: bool = False
     quote_pending: bool = False
+    letter_resume: Phase | None = None
+    letter_language: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict for storage."""
@@ -87,6 +93,7 @@ class Conversation:
         """Rebuild a stored conversation."""
         resume = data.get("resume_phase")
         erase_resume = data.get("erase_resume")
+        letter_resume = data.get("letter_resume")
         return cls(
             phase=Phase(data.get("phase", Phase.LANGUAGE)),
             language=data.get("language"),
@@ -99,6 +106,8 @@ class Conversation:
             handoff=bool(data.get("handoff", False)),
             editing=bool(data.get("editing", False)),
             quote_pending=bool(data.get("quote_pending", False)),
+            letter_resume=Phase(letter_resume) if letter_resume else None,
+            letter_language=data.get("letter_language"),
         )
 
     @property
@@ -208,6 +217,11 @@ def handle(conversation: Conversation, message: UserInput, ctx: Context) -> Outc
     if state.quote_pending and state.phase is Phase.SUBMITTED and _quote_phase(
         out, message, text, ctx
     ):
+        return out
+    if state.phase in LETTER_PHASES:
+        # The letter's two questions are answered even while a coordinator has taken over:
+        # the family asked for them a moment ago.
+        _PHASES[state.phase](out, message, text, ctx)
         return out
     if state.handoff:
         out.events.append(ev.MessageForCoordinator())
@@ -515,6 +529,8 @@ def _command(out: Outcome, command: Command) -> None:
                 )
             )
             out.prompts.extend(_current(state))
+    elif command is Command.LETTER:
+        _start_letter(out)
 
 
 def _back(out: Outcome) -> None:
@@ -550,7 +566,7 @@ def _restart(out: Outcome) -> None:
 def _accepts_language_switch(state: Conversation, text: str) -> bool:
     """A language's name is an answer, not a switch, where languages are the options; a
     two-letter code is a country where a country is asked ("FR"), so codes never switch."""
-    if state.phase is Phase.LANGUAGE or len(text.strip()) <= 3:
+    if state.phase in (Phase.LANGUAGE, *LETTER_PHASES) or len(text.strip()) <= 3:
         return False
     if state.phase is Phase.QUESTIONS and state.step:
         return not _is_language_step(STEP_BY_KEY[state.step])
@@ -707,6 +723,10 @@ def _current(state: Conversation) -> list[Prompt]:
         return [_erase_question()]
     if state.phase is Phase.SUBMITTED and state.quote_pending:
         return [quote_reminder()]
+    if state.phase is Phase.LETTER_LANGUAGE:
+        return [_letter_language_question()]
+    if state.phase is Phase.LETTER_HOSPITAL:
+        return [_letter_hospital_question()]
     return []
 
 
@@ -796,3 +816,79 @@ def _display(step: Step, value: Any) -> Any:
         return Territory(value)
     text = str(value)
     return text if len(text) <= SUMMARY_VALUE_LIMIT else text[:SUMMARY_VALUE_LIMIT] + "\u2026"
+
+
+# -- the records-request letter ---------------------------------------------------------------
+
+LETTER_PHASES = (Phase.LETTER_LANGUAGE, Phase.LETTER_HOSPITAL)
+
+
+def _start_letter(out: Outcome) -> None:
+    """Ask the letter's language; the patient's name and date of birth must be known."""
+    state = out.conversation
+    if state.phase not in (Phase.QUESTIONS, Phase.REVIEW, Phase.EDIT_PICK, Phase.SUBMITTED,
+                           *LETTER_PHASES) or letter_details(state.answers) is None:
+        out.prompts.append(Prompt.say(
+            "We can prepare a letter asking the hospital for a copy of the records and of the "
+            "scans once you have told us the patient's name and date of birth."))
+        out.prompts.extend(_current(state))
+        return
+    if state.phase not in LETTER_PHASES:
+        state.letter_resume = state.phase
+    state.phase = Phase.LETTER_LANGUAGE
+    state.letter_language = None
+    out.prompts.append(_letter_language_question())
+
+
+def _letter_language_question() -> Prompt:
+    return Prompt(Text.of("We will prepare a letter asking the hospital for a copy of the "
+                          "records and of the scans. In which language should it be written? "
+                          "Choose the language the hospital reads."),
+                  report_language_options())
+
+
+def _letter_hospital_question() -> Prompt:
+    return Prompt.say("What is the name of the hospital that has the records and the scans?")
+
+
+def _letter_language_phase(out: Outcome, message: UserInput, text: str, ctx: Context) -> None:
+    state = out.conversation
+    chosen = message.choice if message.choice in LANGUAGES else None
+    if chosen is None and text:
+        chosen = match_language_name(text) or _choice_key(text, report_language_options(),
+                                                          out, ctx)
+    if chosen not in LANGUAGES:
+        out.prompts.append(Prompt.say("Please choose a language from the list."))
+        out.prompts.append(_letter_language_question())
+        return
+    state.letter_language = chosen
+    known = state.answers.get("physician_hospital")
+    hospital = clean_hospital(known) if isinstance(known, str) else None
+    if hospital is None:
+        state.phase = Phase.LETTER_HOSPITAL
+        out.prompts.append(_letter_hospital_question())
+        return
+    _finish_letter(out, hospital)
+
+
+def _letter_hospital_phase(out: Outcome, message: UserInput, text: str, ctx: Context) -> None:
+    hospital = clean_hospital(text) if text and not SLASH_WORD.match(text) else None
+    if hospital is None:
+        out.prompts.append(Prompt.say("Please write the name of the hospital."))
+        out.prompts.append(_letter_hospital_question())
+        return
+    _finish_letter(out, hospital)
+
+
+def _finish_letter(out: Outcome, hospital: str) -> None:
+    """Hand the letter to the application and go back to where the family was."""
+    state = out.conversation
+    out.events.append(ev.LetterRequested(state.letter_language or state.locale, hospital))
+    state.phase = state.letter_resume or Phase.SUBMITTED
+    state.letter_resume = None
+    state.letter_language = None
+    out.prompts.extend(_current(state))
+
+
+_PHASES[Phase.LETTER_LANGUAGE] = _letter_language_phase
+_PHASES[Phase.LETTER_HOSPITAL] = _letter_hospital_phase

@@ -71,6 +71,14 @@ class QuoteAnswered:
 
 
 @dataclass(frozen=True)
+class LetterRequested:
+    """The family asked for the records-request letter, in the hospital's language."""
+
+    language: str
+    hospital: str
+
+
+@dataclass(frozen=True)
 class MessageForCoordinator:
     """Free text after the intake, or during a handoff: for the coordinators to read."""
 
@@ -87,5 +95,6 @@ Event = (
     | PricesRequested
     | NewLinkRequested
     | QuoteAnswered
+    | LetterRequested
     | MessageForCoordinator
 )

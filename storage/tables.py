@@ -474,3 +474,24 @@ class VideoConsultation(Base):
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecordsLetter(Base):
+    """A records-request letter prepared for the family: what it was made with, not the PDF.
+
+    The PDF is drawn again from the case's answers whenever its link is opened, so erasing
+    the case's answers erases the letter too. `token_hash` is the SHA-256 of the capability
+    that serves it; the link expires with `expires_at`.
+    """
+
+    __tablename__ = "records_letters"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    hospital: Mapped[str] = mapped_column(String(200))
+    legal_basis: Mapped[str] = mapped_column(String(8))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    downloads: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

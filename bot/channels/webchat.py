@@ -18,6 +18,8 @@ class WebChatChannel:
     name = NAME
     per_chat_interval = 0.0
     max_text_length = 20_000
+    # Files we send (the records-request letter) show as a document to download.
+    sends_documents = True
 
     def __init__(self) -> None:
         self._waiters: defaultdict[int, set[asyncio.Event]] = defaultdict(set)

@@ -13,8 +13,10 @@ from bot.erasure import erase_case
 from bot.handlers.case_replies import CaseReplies
 from bot.i18n.detect import detect_language_async
 from bot.i18n.render import Renderer
+from bot.journey.letters import letter_prompt, prepare_letter
 from bot.journey.opinions import AFTER_OPINION, opinion_link_prompt, reissue_family_link
 from bot.journey.quotes import record_answer
+from bot.letter_pdf import uncovered
 from bot.replies import ReplyWriter
 from bot.upload_links import issue_link_for_case
 from intake import events as ev
@@ -32,6 +34,7 @@ from intake.conversation import (
 )
 from intake.deadlines import SlaEvent, sla_deadlines
 from intake.prompts import Prompt
+from intake.records_letter import letter_details
 from intake.routing import RouteKind, route
 from storage import repositories as repo
 from storage.tables import (
@@ -169,9 +172,38 @@ class IntakeHandler:
             case.status != CaseStatus.INTAKE_IN_PROGRESS
         ):
             prompts.insert(0, self.case_replies.status(case))
+        elif isinstance(happened, ev.LetterRequested) and case is not None:
+            await self._letter(session, contact, case, happened, state, now)
         elif isinstance(happened, ev.PricesRequested):
             prompts.insert(0, self.case_replies.prices(self.renderer, state.locale))
         return case
+
+    async def _letter(
+        self, session: AsyncSession, contact: Contact, case: Case, asked: ev.LetterRequested,
+        state: Conversation, now: datetime,
+    ) -> None:
+        """Record the letter and send it: a document where the channel sends files, else
+        the link. Queued before the turn's other replies, which return to the questions."""
+        details = letter_details(case.answers or {})
+        if details is None:
+            return
+        if uncovered(details[0] + asked.hospital):
+            await self.writer.queue(session, contact, [Prompt.say(
+                "We cannot prepare the letter: some characters of the patient's name or of "
+                "the hospital's name cannot be printed in it. A coordinator can help you "
+                "write the letter.")], state.locale, now, case_id=case.id)
+            return
+        prepared = await prepare_letter(session, case, asked.language, asked.hospital,
+                                        self.base_url, now)
+        if prepared is None:
+            return
+        channel = self.writer.channels.get(contact.channel)
+        as_document = bool(getattr(channel, "sends_documents", False))
+        extra: dict[str, object] = (
+            {"document": {"url": prepared.url, "filename": prepared.filename}}
+            if as_document else {})
+        await self.writer.queue(session, contact, [letter_prompt(prepared, not as_document)],
+                                state.locale, now, case_id=case.id, extra=extra)
 
     async def _submit(
         self, session: AsyncSession, case: Case, answers: dict[str, object],

@@ -12,7 +12,15 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.upload_links import TOKEN_SHAPE, LinkProblem, token_hash
-from storage.tables import Case, Email, Opinion, OpinionLink, Quote, VideoConsultation
+from storage.tables import (
+    Case,
+    Email,
+    Opinion,
+    OpinionLink,
+    Quote,
+    RecordsLetter,
+    VideoConsultation,
+)
 
 LINK_LIFETIME = timedelta(days=30)
 
@@ -87,8 +95,8 @@ async def reissue_family_link(
 
 async def forget_case_journey(session: AsyncSession, case: Case) -> list[str]:
     """Erase a case's second half: opinions (their links go with them), doctor e-mails,
-    quotes, video consultations, the doctor's address. Returns the opinions' file-store keys
-    to delete after the commit."""
+    quotes, video consultations, records letters, the doctor's address. Returns the
+    opinions' file-store keys to delete after the commit."""
     opinions = list((await session.execute(
         select(Opinion).where(Opinion.case_id == case.id))).scalars())
     for opinion in opinions:
@@ -97,5 +105,6 @@ async def forget_case_journey(session: AsyncSession, case: Case) -> list[str]:
     await session.execute(delete(Email).where(Email.case_id == case.id))
     await session.execute(delete(Quote).where(Quote.case_id == case.id))
     await session.execute(delete(VideoConsultation).where(VideoConsultation.case_id == case.id))
+    await session.execute(delete(RecordsLetter).where(RecordsLetter.case_id == case.id))
     case.physician_email = None
     return [opinion.storage_key for opinion in opinions]

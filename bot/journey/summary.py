@@ -10,7 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.journey.doctor import doctor_address, shares_with_doctor
-from storage.tables import Case, Email, Opinion, OpinionLink, Quote, VideoConsultation
+from storage.tables import (
+    Case,
+    Email,
+    Opinion,
+    OpinionLink,
+    Quote,
+    RecordsLetter,
+    VideoConsultation,
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,17 @@ class VideoLine:
 
 
 @dataclass(frozen=True)
+class LetterLine:
+    """One records-request letter the family had prepared."""
+
+    language: str
+    hospital: str
+    legal_basis: str
+    downloads: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Journey:
     """The case's quote, opinions, doctor mails and what the team may do next."""
 
@@ -88,6 +107,7 @@ class Journey:
     doctor_agreed: bool
     doctor_address: str | None
     videos: tuple[VideoLine, ...] = ()
+    letters: tuple[LetterLine, ...] = ()
 
     @property
     def video(self) -> VideoLine | None:
@@ -114,6 +134,9 @@ async def journey(session: AsyncSession, case: Case) -> Journey:
     videos = (await session.execute(
         select(VideoConsultation).where(VideoConsultation.case_id == case.id)
         .order_by(VideoConsultation.id))).scalars()
+    letters = (await session.execute(
+        select(RecordsLetter).where(RecordsLetter.case_id == case.id)
+        .order_by(RecordsLetter.id))).scalars()
     return Journey(
         case_id=case.id,
         quotes=tuple(QuoteLine(q.id, q.service, Decimal(q.amount_cents) / 100, q.currency,
@@ -130,4 +153,6 @@ async def journey(session: AsyncSession, case: Case) -> Journey:
         doctor_address=doctor_address(case),
         videos=tuple(VideoLine(v.starts_at, v.minutes, v.timezone, v.join_url,
                                v.cancelled_at is not None) for v in videos),
+        letters=tuple(LetterLine(x.language, x.hospital, x.legal_basis, x.downloads,
+                                 x.created_at) for x in letters),
     )

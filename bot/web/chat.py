@@ -301,7 +301,7 @@ async def _delivered(
                              OutboxItem.status.in_(("pending", "sending")))
         )))
         query = (
-            select(Message, OutboxItem.status)
+            select(Message, OutboxItem.status, OutboxItem.payload)
             .outerjoin(OutboxItem, OutboxItem.message_id == Message.id)
             .where(Message.contact_id == contact_id, Message.id > after)
             .order_by(Message.id)
@@ -309,11 +309,11 @@ async def _delivered(
         )
         rows = (await session.execute(query)).all()
     # Only the delivered prefix: the cursor must never pass a reply still in the outbox.
-    visible: list[Message] = []
-    for message, status in rows:
+    visible: list[tuple[Message, dict[str, Any] | None]] = []
+    for message, status, payload in rows:
         if message.direction == "out" and status in ("pending", "sending"):
             break
-        visible.append(message)
+        visible.append((message, _document(payload)))
     # The family's own transcript: its upload links, sealed in the database, open again.
     sealer = request.app[FILES].sealer()
     return [
@@ -324,6 +324,16 @@ async def _delivered(
             "options": m.options,
             "multiple": m.multiple,
             "created_at": m.created_at.isoformat(),
+            **({"document": document} if document else {}),
         }
-        for m in visible
+        for m, document in visible
     ], lang, busy
+
+
+def _document(payload: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A file the reply carries (the records-request letter): its link and file name."""
+    extra = (payload or {}).get("extra") or {}
+    document = extra.get("document") if isinstance(extra, dict) else None
+    if isinstance(document, dict) and isinstance(document.get("url"), str):
+        return {"url": document["url"], "filename": str(document.get("filename") or "")}
+    return None

@@ -39,6 +39,7 @@ class Sent:
     message_id: int
     text: str
     reply_markup: dict[str, Any] | None
+    document: str | None = None
 
     def callback_datas(self) -> list[str]:
         """The callback data of every button under the message."""
@@ -141,6 +142,7 @@ class FakeTelegram:
             "answerCallbackQuery": self._answer_callback_query, "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook, "setMyCommands": self._set_my_commands,
             "getFile": self._get_file, "getUpdates": self._get_updates,
+            "sendDocument": self._send_document,
         }.get(method)
         if handler is None:
             return _error(404, "Not Found: method not found")
@@ -167,6 +169,26 @@ class FakeTelegram:
         for listener in self.on_send:
             listener(sent)
         return self.message_json(chat_id, sent.message_id, text=text, from_bot=True)
+
+    async def _send_document(self, params: dict[str, Any]) -> Any:
+        """A document by URL (the only form the bot uses): kept with its caption, the way
+        Telegram would fetch it; the test fetches the URL itself."""
+        chat_id, document = int(params["chat_id"]), params.get("document")
+        if not isinstance(document, str) or not document.startswith(("http://", "https://")):
+            return _error(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        caption = str(params.get("caption", ""))
+        if len(caption) > 1024:
+            return _error(400, "Bad Request: message caption is too long")
+        sent = Sent(chat_id, next(self._message_ids), caption, None, document)
+        self.sent.append(sent)
+        for listener in self.on_send:
+            listener(sent)
+        message = self.message_json(chat_id, sent.message_id, from_bot=True)
+        message["caption"] = caption
+        message["document"] = {"file_id": f"sent-{sent.message_id}",
+                               "file_unique_id": f"u-sent-{sent.message_id}",
+                               "mime_type": "application/pdf"}
+        return message
 
     async def _edit_message_reply_markup(self, params: dict[str, Any]) -> Any:
         key = (int(params["chat_id"]), int(params["message_id"]))

@@ -95,6 +95,14 @@ PHRASES: dict[Command, dict[str, list[str]]] = {
         "tr": ["yeni bağlantı", "yeni link"],
         "ar": ["رابط جديد", "الرابط"],
     },
+    Command.LETTER: {
+        "en": ["records letter", "I cannot get my scans"],
+        "fr": ["lettre", "je n'arrive pas à obtenir mon dossier"],
+        "nl": ["brief", "ik krijg mijn beelden niet"],
+        "ru": ["письмо", "мне не дают снимки"],
+        "tr": ["dilekçe", "filmlerimi alamıyorum"],
+        "ar": ["رسالة", "لا أستطيع الحصول على الأشعة"],
+    },
 }
 
 

@@ -283,6 +283,16 @@
     if (message.direction !== "in" && Array.isArray(message.options) && message.options.length) {
       li.append(optionsNode(message.options, Boolean(message.multiple)));
     }
+    if (message.direction !== "in" && message.document) {
+      const href = safeHref(message.document.url);
+      if (href) {
+        const file = h("a", "msg__document", `\u{1F4C4} ${message.document.filename || "PDF"}`);
+        file.href = href;
+        file.download = message.document.filename || "";
+        file.dir = "ltr";
+        li.append(file);
+      }
+    }
     // By id, not by arrival: the family's own message may already be shown (acknowledged) with
     // a higher id than a bot message the server delivers only now.
     placeById(li, message.id);
