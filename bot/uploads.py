@@ -102,6 +102,16 @@ _FILETYPE = re.compile(r"[A-Za-z0-9.+-]{1,63}/[A-Za-z0-9.+-]{1,63}")
 _BATCH = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
+@dataclass
+class Whole:
+    """One whole upload, inspected, waiting to be recorded."""
+
+    row: UploadSession
+    inspected: Inspected
+    sha: str
+    duplicate: int | None = None
+
+
 class UploadRefused(Exception):
     """A request the upload protocol must refuse: an HTTP status and a short code."""
 
@@ -486,8 +496,13 @@ class UploadService:
         sha = await self._whole_sha(row)
         duplicate = await self._find_duplicate(row.case_id, sha)
         if duplicate is not None:
-            await self._record(row, Inspected(consumed=True), sha, duplicate)
+            await self.record([Whole(row, Inspected(consumed=True), sha, duplicate)])
             return
+        inspected = await self.inspect_safely(row, case, sha)
+        await self.record([Whole(row, inspected, sha, None)])
+
+    async def inspect_safely(self, row: UploadSession, case: Case, sha: str) -> Inspected:
+        """What a whole upload is; unreadable bytes are kept as an invalid document."""
         try:
             inspected = await self._inspect(row, case, sha)
         except Exception as error:
@@ -501,7 +516,7 @@ class UploadService:
             metrics().inspection_failures.labels("unreadable").inc()
         for problem in inspected.problems:
             metrics().inspection_failures.labels(problem.get("code", "other")).inc()
-        await self._record(row, inspected, sha, None)
+        return inspected
 
     async def _whole_sha(self, row: UploadSession) -> str:
         if len(row.parts) == 1 and row.parts[0].get("sha256"):
@@ -536,86 +551,131 @@ class UploadService:
                                                             reserve)
         return inspected
 
-    async def _record(
-        self, row: UploadSession, inspected: Inspected, sha: str, duplicate: int | None
-    ) -> None:
+    async def record(self, wholes: Sequence[Whole], *, new: bool = False) -> list[bool]:
+        """Record whole uploads of one case in one transaction: Documents, checklist, summary.
+
+        `new`: the upload rows are not in the database yet (a batch request): they are
+        inserted here, complete, so a batch leaves either all its rows or none. Returns, per
+        upload, whether it was recorded (an upload completed meanwhile by another request is
+        not). Store objects made by inspection are deleted when they are not recorded.
+        """
+        if not wholes:
+            return []
         now = self.clock()
+        case_id = wholes[0].row.case_id
         drop: list[str] = []
+        recorded = [False] * len(wholes)
         committed = told = completed = False
         try:
             async with UnitOfWork(self.db) as uow:
                 session = uow.session
-                case = await self._locked(uow, Case, row.case_id)
-                upload = await self._locked(uow, UploadSession, row.id)
-                if case is None or upload is None or upload.status != "uploaded":
-                    drop = [p.storage_key for p in inspected.documents if p.owned]
-                    return
-                # Only the hashes this upload brings: a study of thousands of files must not
+                case = await self._locked(uow, Case, case_id)
+                uploads: list[UploadSession | None] = []
+                for whole in wholes:
+                    if new:
+                        session.add(whole.row)
+                        uploads.append(whole.row)
+                        continue
+                    upload = await self._locked(uow, UploadSession, whole.row.id)
+                    uploads.append(upload if upload is not None
+                                   and upload.status == "uploaded" else None)
+                if case is None:
+                    uploads = [None] * len(wholes)
+                # Only the hashes these uploads bring: a study of thousands of files must not
                 # reload every earlier document's hash for each new one.
-                hashes = {sha, *(p.sha256 for p in inspected.documents)}
+                hashes = {h for w in wholes for h in (w.sha, *(p.sha256
+                                                              for p in w.inspected.documents))}
                 known = dict((await session.execute(
                     select(Document.sha256, Document.id).where(
-                        Document.case_id == case.id, Document.sha256.in_(hashes))
+                        Document.case_id == case_id, Document.sha256.in_(hashes))
                 )).all())
-                whole = len(inspected.documents) == 1 and not inspected.documents[0].owned
-                if duplicate is None and whole and sha in known:
-                    duplicate = known[sha]
-                documents: list[Document] = []
-                duplicates: list[str] = []
-                if duplicate is not None:
-                    drop += [p.storage_key for p in inspected.documents if p.owned]
-                    inspected = Inspected(problems=inspected.problems, consumed=True)
-                    duplicates.append(upload.filename)
-                for prepared in inspected.documents:
-                    if prepared.sha256 in known:
-                        duplicates.append(prepared.filename)
-                        if prepared.owned:
-                            drop.append(prepared.storage_key)
+                added: list[tuple[UploadSession, Whole, list[Document], list[str]]] = []
+                for index, (whole, upload) in enumerate(zip(wholes, uploads, strict=True)):
+                    if upload is None:
+                        drop += [p.storage_key for p in whole.inspected.documents if p.owned]
                         continue
-                    document = Document(
-                        case_id=case.id, kind=prepared.kind, filename=prepared.filename,
-                        content_type=prepared.content_type, size=prepared.size,
-                        sha256=prepared.sha256, storage_key=prepared.storage_key,
-                        is_dicom=prepared.is_dicom, valid=prepared.valid,
-                        detected_type=prepared.detected_type,
-                        inspection=prepared.inspection, created_at=now)
-                    session.add(document)
-                    documents.append(document)
-                    known[prepared.sha256] = -1
-                    metrics().upload_files.labels(upload.source).inc()
-                    metrics().upload_bytes.labels(upload.source).inc(prepared.size)
+                    recorded[index] = True
+                    documents, duplicates = self._documents(whole, known, upload, drop, now)
+                    for document in documents:
+                        session.add(document)
+                    added.append((upload, whole, documents, duplicates))
                 await session.flush()
+                if not added:
+                    return recorded
+                assert case is not None
+                all_documents = [d for _, _, documents, _ in added for d in documents]
                 contact = await session.get(Contact, case.contact_id) if case.contact_id else None
                 if contact is not None and any(
-                    d.inspection.get("identity") == Match.MISMATCH for d in documents
+                    d.inspection.get("identity") == Match.MISMATCH for d in all_documents
                 ):
                     contact.needs_human = True
                 completed = await self._update_checklist(session, case, now)
-                upload.status = "complete"
-                upload.completed_at = upload.updated_at = now
-                upload.outcome = {
-                    "documents": [d.id for d in documents], "duplicate_of": duplicate,
-                    "duplicates": duplicates, "problems": inspected.problems,
-                    "completed_case": completed,
-                }
-                told = upload.batch is None and contact is not None
+                for upload, whole, documents, duplicates in added:
+                    upload.status = "complete"
+                    upload.completed_at = upload.updated_at = now
+                    upload.outcome = {
+                        "documents": [d.id for d in documents],
+                        "duplicate_of": whole.duplicate, "duplicates": duplicates,
+                        "problems": whole.inspected.problems, "completed_case": completed,
+                    }
+                unbatched = [upload for upload, *_ in added if upload.batch is None]
+                told = bool(unbatched) and contact is not None
                 if told:
-                    await self._notify(session, case, contact, [upload], now)
+                    assert contact is not None
+                    await self._notify(session, case, contact, unbatched, now)
                 await uow.commit()
                 committed = True
-                if inspected.consumed:
-                    drop += [str(p["key"]) for p in upload.parts]
-                log.info("upload complete", extra={"case_id": case.id, "count": len(documents),
+                for upload, whole, *_ in added:
+                    if whole.inspected.consumed:
+                        drop += [str(p["key"]) for p in upload.parts]
+                log.info("upload complete", extra={"case_id": case.id,
+                                                   "count": len(all_documents),
                                                    "status": case.status})
         except BaseException:
             if not committed:
-                drop += [p.storage_key for p in inspected.documents if p.owned]
+                drop += [p.storage_key for w in wholes for p in w.inspected.documents
+                         if p.owned]
             raise
         finally:
-            for key in drop:
+            for key in dict.fromkeys(drop):
                 await self.store.delete(key)
         if committed and (told or completed):
             self.on_committed()  # a message for the family is in the outbox
+        return recorded
+
+    @staticmethod
+    def _documents(
+        whole: Whole, known: dict[str, int], upload: UploadSession, drop: list[str],
+        now: datetime,
+    ) -> tuple[list[Document], list[str]]:
+        """The Documents one upload adds (duplicates left out and named); updates `known`."""
+        inspected = whole.inspected
+        only = len(inspected.documents) == 1 and not inspected.documents[0].owned
+        if whole.duplicate is None and only and whole.sha in known:
+            whole.duplicate = known[whole.sha]
+        duplicates: list[str] = []
+        if whole.duplicate is not None:
+            drop += [p.storage_key for p in inspected.documents if p.owned]
+            inspected = whole.inspected = Inspected(problems=inspected.problems, consumed=True)
+            duplicates.append(upload.filename)
+        documents: list[Document] = []
+        for prepared in inspected.documents:
+            if prepared.sha256 in known:
+                duplicates.append(prepared.filename)
+                if prepared.owned:
+                    drop.append(prepared.storage_key)
+                continue
+            documents.append(Document(
+                case_id=upload.case_id, kind=prepared.kind, filename=prepared.filename,
+                content_type=prepared.content_type, size=prepared.size,
+                sha256=prepared.sha256, storage_key=prepared.storage_key,
+                is_dicom=prepared.is_dicom, valid=prepared.valid,
+                detected_type=prepared.detected_type,
+                inspection=prepared.inspection, created_at=now))
+            known[prepared.sha256] = -1
+            metrics().upload_files.labels(upload.source).inc()
+            metrics().upload_bytes.labels(upload.source).inc(prepared.size)
+        return documents, duplicates
 
     async def _received(self, session: AsyncSession, case_id: int) -> list[ReceivedDocument]:
         return await repo.received_documents(session, case_id)

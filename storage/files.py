@@ -45,7 +45,7 @@ import shutil
 import struct
 import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -125,8 +125,16 @@ class StoredFile:
 class FileStore(Protocol):
     """The one interface for file bytes; implementations encrypt at rest."""
 
-    async def put(self, chunks: AsyncIterable[bytes], *, max_size: int) -> StoredFile:
-        """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept."""
+    async def put(
+        self, chunks: AsyncIterable[bytes], *, max_size: int, sync: bool = True
+    ) -> StoredFile:
+        """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept.
+
+        `sync=False` leaves flushing to disk to a later `sync` of many keys at once."""
+        ...
+
+    async def sync(self, keys: Sequence[str]) -> None:
+        """Make objects stored with `sync=False` durable (one pass for a whole batch)."""
         ...
 
     def open(self, key: str) -> AsyncIterator[bytes]:
@@ -212,19 +220,22 @@ class _PartialFile:
                 raise FileStoreError("write after discard")
             self._fh.write(self._sealer.seal(plaintext, final))
 
-    def commit(self, dest: Path) -> str:
-        """Flush, rename into place atomically and return the plaintext SHA-256."""
+    def commit(self, dest: Path, sync: bool = True) -> str:
+        """Flush, rename into place atomically and return the plaintext SHA-256.
+
+        `sync=False`: the caller fsyncs the object and its folder later (`_fsync_objects`)."""
+        durable = self._durable and sync
         with self._lock:
             if self._fh is None:
                 raise FileStoreError("commit after discard")
             self._fh.flush()
-            if self._durable:
+            if durable:
                 os.fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
             dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.replace(self.tmp_path, dest)
-            if self._durable:
+            if durable:
                 _fsync_dir(dest.parent)
             return self._sha.hexdigest()
 
@@ -243,6 +254,18 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_objects(paths: Sequence[Path]) -> None:
+    """fsync each file, then each folder once: what a batch of `sync=False` puts owes."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for folder in dict.fromkeys(path.parent for path in paths):
+        _fsync_dir(folder)
 
 
 class SegmentReader:
@@ -420,14 +443,20 @@ class EncryptedDiskStore:
         path = tmp / f"{secrets.token_hex(16)}.part"
         return _PartialFile(path, self._key, self._segment_size, self._durable)
 
-    async def put(self, chunks: AsyncIterable[bytes], *, max_size: int) -> StoredFile:
-        """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept."""
+    async def put(
+        self, chunks: AsyncIterable[bytes], *, max_size: int, sync: bool = True
+    ) -> StoredFile:
+        """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept.
+
+        A file of one segment (most DICOM instances) is opened, sealed and committed in one
+        worker-thread call: thread hops, not the cipher, are what small files cost."""
         key = secrets.token_hex(16)
         segment_size = self._segment_size
-        partial = await asyncio.to_thread(self._start)
+        partial: _PartialFile | None = None
         pending: asyncio.Future[None] | None = None
         buffer = bytearray()
         size = 0
+        dest = self._path(key)
         try:
             async for chunk in chunks:
                 size += len(chunk)
@@ -439,6 +468,8 @@ class EncryptedDiskStore:
                     with memoryview(buffer) as view:
                         segment = bytes(view[:segment_size])
                     del buffer[:segment_size]
+                    if partial is None:
+                        partial = await asyncio.to_thread(self._start)
                     if pending is not None:
                         await pending
                     pending = asyncio.ensure_future(
@@ -447,16 +478,35 @@ class EncryptedDiskStore:
             if pending is not None:
                 await pending
                 pending = None
-            await asyncio.to_thread(partial.write, bytes(buffer), True)
+            last = bytes(buffer)
             buffer.clear()
-            digest = await asyncio.to_thread(partial.commit, self._path(key))
+            if partial is None:
+                partial, digest = await asyncio.to_thread(self._write_whole, last, dest, sync)
+            else:
+                await asyncio.to_thread(partial.write, last, True)
+                digest = await asyncio.to_thread(partial.commit, dest, sync)
         except BaseException:
             _forget(pending)
             # Synchronous on purpose: it must run even when the task is being cancelled, and
             # it only waits for at most one segment write before unlinking.
-            partial.discard()
+            if partial is not None:
+                partial.discard()
             raise
         return StoredFile(key=key, size=size, sha256=digest)
+
+    def _write_whole(self, plaintext: bytes, dest: Path, sync: bool) -> tuple[_PartialFile, str]:
+        partial = self._start()
+        try:
+            partial.write(plaintext, True)
+            return partial, partial.commit(dest, sync)
+        except BaseException:
+            partial.discard()
+            raise
+
+    async def sync(self, keys: Sequence[str]) -> None:
+        """fsync objects stored with `sync=False`, then their folders, each once."""
+        if self._durable and keys:
+            await asyncio.to_thread(_fsync_objects, [self._path(key) for key in keys])
 
     def open(self, key: str) -> AsyncIterator[bytes]:
         """Stream a file's plaintext back; `FileCorrupted` if it was tampered with."""
