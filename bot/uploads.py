@@ -146,6 +146,11 @@ def parse_metadata(header: str | None) -> FileMeta:
             values[key] = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise ValueError("bad metadata value") from None
+    return file_meta(values)
+
+
+def file_meta(values: dict[str, str]) -> FileMeta:
+    """What the page says about a file (tus metadata keys), cleaned for display only."""
     item: ItemKind | None = None
     if values.get("item"):
         try:
@@ -209,7 +214,7 @@ class UploadService:
             raise UploadRefused(400, "empty")
         if dangerous_name(meta.filename) or dangerous_name(meta.relative_path or ""):
             raise UploadRefused(415, "unsupported_type")
-        await self._require_disk_room(case_id, length)
+        await self.require_disk_room(case_id, length)
         now = self.clock()
         async with UnitOfWork(self.db) as uow:
             if await self._usage(uow.session, case_id) + length > self.limits.case_bytes:
@@ -236,7 +241,7 @@ class UploadService:
             raise UploadRefused(404, "not_found")
         return row
 
-    async def _require_disk_room(self, case_id: int, incoming: int) -> None:
+    async def require_disk_room(self, case_id: int, incoming: int) -> None:
         """Refuse (507) and alert coordinators when the disk is nearly full."""
         if not await self.budgets.disk_allows(incoming):
             await self.budgets.alert_disk_low(case_id)
@@ -294,7 +299,7 @@ class UploadService:
             raise UploadRefused(413, "file_too_large")
         if len(row.parts) >= MAX_PARTS:
             raise UploadRefused(413, "too_many_parts")
-        await self._require_disk_room(case_id, declared or 0)
+        await self.require_disk_room(case_id, declared or 0)
         # The first piece's bytes say what the file is: a type we never accept is refused
         # before it is stored (the whole file is judged again at completion).
         head = bytearray() if offset == 0 else None
@@ -313,7 +318,7 @@ class UploadService:
                     if head is not None and len(head) < wanted:
                         head.extend(chunk[: wanted - len(head)])
                         if len(head) >= wanted:
-                            self._check_head(row, bytes(head))
+                            self.check_head(row, bytes(head))
                     if hasher is not None:
                         if pending is not None:
                             await pending
@@ -347,7 +352,8 @@ class UploadService:
         return row
 
     @staticmethod
-    def _check_head(row: UploadSession, head: bytes) -> None:
+    def check_head(row: UploadSession, head: bytes) -> None:
+        """Refuse (415) a file whose first bytes are of no type we accept."""
         in_folder = "/" in (row.relative_path or "")
         if sniff(head, row.filename, in_dicomdir_folder=in_folder) is FileType.UNKNOWN:
             raise UploadRefused(415, refusal_code(row.filename, row.filetype))
