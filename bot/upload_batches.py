@@ -81,9 +81,9 @@ class BatchReceiver:
         stored_keys: list[str] = []
         gate = asyncio.Semaphore(INSPECTING)
 
-        async def inspect(row: UploadSession, sha: str) -> Inspected:
+        async def inspect(row: UploadSession, sha: str, head: bytes) -> Inspected:
             async with gate:
-                return await self.service.inspect_safely(row, case, sha)
+                return await self.service.inspect_safely(row, case, sha, head)
 
         committed = False
         try:
@@ -93,8 +93,9 @@ class BatchReceiver:
                     codes.append(code)
                     continue
                 row = self._row(case_id, file)
+                head = bytearray()
                 try:
-                    stored = await self.store.put(self._sniffed(row, file.chunks),
+                    stored = await self.store.put(self._sniffed(row, file.chunks, head),
                                                   max_size=file.length, sync=False)
                 except FileTooLarge:
                     codes.append("file_too_large")
@@ -110,7 +111,7 @@ class BatchReceiver:
                 room -= file.length
                 row.parts = [{"key": stored.key, "size": stored.size, "sha256": stored.sha256}]
                 codes.append(None)
-                task = asyncio.ensure_future(inspect(row, stored.sha256))
+                task = asyncio.ensure_future(inspect(row, stored.sha256, bytes(head)))
                 pending.append((len(codes) - 1, row, task))
             wholes = []
             for index, row, task in pending:
@@ -158,9 +159,11 @@ class BatchReceiver:
         )
 
     @staticmethod
-    async def _sniffed(row: UploadSession, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-        """The file's bytes; a first piece of no accepted type stops it (415) unstored."""
-        head = bytearray()
+    async def _sniffed(
+        row: UploadSession, chunks: AsyncIterable[bytes], head: bytearray
+    ) -> AsyncIterator[bytes]:
+        """The file's bytes; a first piece of no accepted type stops it (415) unstored.
+        `head` keeps the first bytes, for the inspection."""
         wanted = min(SNIFF_BYTES, row.length)
         async for chunk in chunks:
             if len(head) < wanted:

