@@ -310,29 +310,18 @@ class UploadService:
         hasher = None if whole else self._hasher_at(upload_id, offset)
 
         async def feed() -> AsyncIterator[bytes]:
-            # Hashing runs in a worker thread, overlapping the next read: on the event loop
-            # it would stall the store's encryption thread and cost about a third of the speed.
-            pending: asyncio.Future[None] | None = None
-            try:
-                async for chunk in chunks:
-                    if head is not None and len(head) < wanted:
-                        head.extend(chunk[: wanted - len(head)])
-                        if len(head) >= wanted:
-                            self.check_head(row, bytes(head))
-                    if hasher is not None:
-                        if pending is not None:
-                            await pending
-                        pending = asyncio.ensure_future(asyncio.to_thread(hasher.update, chunk))
-                    yield chunk
-                if pending is not None:
-                    await pending
-                    pending = None
-            finally:
-                if pending is not None and not pending.done():
-                    pending.cancel()
+            async for chunk in chunks:
+                if head is not None and len(head) < wanted:
+                    head.extend(chunk[: wanted - len(head)])
+                    if len(head) >= wanted:
+                        self.check_head(row, bytes(head))
+                yield chunk
 
         try:
-            stored = await self.store.put(feed(), max_size=row.length - row.offset)
+            # The store's SHA-256 continues the file's (carried from the earlier pieces), so
+            # each byte is hashed once, in the thread that encrypts it.
+            stored = await self.store.put(feed(), max_size=row.length - row.offset,
+                                          hasher=hasher)
         except FileTooLarge:
             raise UploadRefused(413, "file_too_large") from None
         except UploadRefused as refused:
@@ -344,7 +333,9 @@ class UploadService:
         if stored.size == 0:
             await self.store.delete(stored.key)
             return row
-        row = await self._commit_part(upload_id, offset, stored)
+        # The part's own hash, unless the store continued the hash of earlier pieces.
+        part_sha = stored.sha256 if hasher is None or offset == 0 else None
+        row = await self._commit_part(upload_id, offset, stored, part_sha)
         self._remember_hash(upload_id, row.offset, hasher)
         log.info("upload part stored", extra={"case_id": case_id, "count": len(row.parts)})
         if row.status == "uploaded":
@@ -373,7 +364,9 @@ class UploadService:
             await self.store.delete(key)
         return keys
 
-    async def _commit_part(self, upload_id: str, offset: int, stored: StoredFile) -> UploadSession:
+    async def _commit_part(
+        self, upload_id: str, offset: int, stored: StoredFile, sha: str | None
+    ) -> UploadSession:
         now = self.clock()
         async with UnitOfWork(self.db) as uow:
             row = await self._locked(uow, UploadSession, upload_id)
@@ -381,7 +374,9 @@ class UploadService:
                 stale = True
             else:
                 stale = False
-                part = {"key": stored.key, "size": stored.size, "sha256": stored.sha256}
+                part: dict[str, Any] = {"key": stored.key, "size": stored.size}
+                if sha is not None:
+                    part["sha256"] = sha
                 row.parts = [*row.parts, part]
                 row.offset = offset + stored.size
                 row.updated_at = now

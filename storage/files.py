@@ -49,7 +49,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Seq
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -64,6 +64,7 @@ __all__ = [
     "FileStore",
     "FileStoreError",
     "FileTooLarge",
+    "Hasher",
     "Sealer",
     "SegmentSealer",
     "StoredFile",
@@ -73,6 +74,7 @@ __all__ = [
 ]
 
 DEFAULT_SEGMENT_SIZE = 1 << 20
+Hasher = Any  # a hashlib SHA-256 object (hashlib has no public type for it)
 SYNC_THREADS = 16
 MAX_SEGMENT_SIZE = 16 << 20
 KEY_BYTES = 32
@@ -128,11 +130,15 @@ class FileStore(Protocol):
     """The one interface for file bytes; implementations encrypt at rest."""
 
     async def put(
-        self, chunks: AsyncIterable[bytes], *, max_size: int, sync: bool = True
+        self, chunks: AsyncIterable[bytes], *, max_size: int, sync: bool = True,
+        hasher: Hasher | None = None,
     ) -> StoredFile:
         """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept.
 
-        `sync=False` leaves flushing to disk to a later `sync` of many keys at once."""
+        `sync=False` leaves flushing to disk to a later `sync` of many keys at once.
+        `hasher`: a SHA-256 to continue with this plaintext instead of a fresh one (a file
+        sent in pieces is hashed once, not once per piece and again whole); the result's
+        `sha256` is then its digest."""
         ...
 
     async def sync(self, keys: Sequence[str]) -> None:
@@ -183,13 +189,13 @@ class SegmentSealer:
     Shared by every store: the bytes it produces are the stored object, wherever it lives.
     """
 
-    def __init__(self, master: bytes, segment_size: int) -> None:
+    def __init__(self, master: bytes, segment_size: int, sha: Hasher | None = None) -> None:
         salt, prefix = os.urandom(16), os.urandom(7)
         self.header = _HEADER.pack(_MAGIC, segment_size, salt, prefix)
         self._aead = _file_aead(master, salt)
         self._prefix = prefix
         self._index = 0
-        self.sha = hashlib.sha256()
+        self.sha = sha if sha is not None else hashlib.sha256()
 
     def seal(self, plaintext: bytes, final: bool) -> bytes:
         """Hash and seal the next segment."""
@@ -205,8 +211,9 @@ class SegmentSealer:
 class _PartialFile:
     """A file being written under a temporary name; thread-safe, one writer at a time."""
 
-    def __init__(self, tmp_path: Path, master: bytes, segment_size: int, durable: bool) -> None:
-        self._sealer = SegmentSealer(master, segment_size)
+    def __init__(self, tmp_path: Path, master: bytes, segment_size: int, durable: bool,
+                 sha: Hasher | None = None) -> None:
+        self._sealer = SegmentSealer(master, segment_size, sha)
         self._sha = self._sealer.sha
         self._lock = threading.Lock()
         self._durable = durable
@@ -447,14 +454,15 @@ class EncryptedDiskStore:
     def _tmp_dir(self) -> Path:
         return self._root / "tmp"
 
-    def _start(self) -> _PartialFile:
+    def _start(self, sha: Hasher | None = None) -> _PartialFile:
         tmp = self._tmp_dir()
         tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = tmp / f"{secrets.token_hex(16)}.part"
-        return _PartialFile(path, self._key, self._segment_size, self._durable)
+        return _PartialFile(path, self._key, self._segment_size, self._durable, sha)
 
     async def put(
-        self, chunks: AsyncIterable[bytes], *, max_size: int, sync: bool = True
+        self, chunks: AsyncIterable[bytes], *, max_size: int, sync: bool = True,
+        hasher: Hasher | None = None,
     ) -> StoredFile:
         """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept.
 
@@ -479,7 +487,7 @@ class EncryptedDiskStore:
                         segment = bytes(view[:segment_size])
                     del buffer[:segment_size]
                     if partial is None:
-                        partial = await asyncio.to_thread(self._start)
+                        partial = await asyncio.to_thread(self._start, hasher)
                     if pending is not None:
                         await pending
                     pending = asyncio.ensure_future(
@@ -491,7 +499,8 @@ class EncryptedDiskStore:
             last = bytes(buffer)
             buffer.clear()
             if partial is None:
-                partial, digest = await asyncio.to_thread(self._write_whole, last, dest, sync)
+                partial, digest = await asyncio.to_thread(
+                    self._write_whole, last, dest, sync, hasher)
             else:
                 await asyncio.to_thread(partial.write, last, True)
                 digest = await asyncio.to_thread(partial.commit, dest, sync)
@@ -504,8 +513,10 @@ class EncryptedDiskStore:
             raise
         return StoredFile(key=key, size=size, sha256=digest)
 
-    def _write_whole(self, plaintext: bytes, dest: Path, sync: bool) -> tuple[_PartialFile, str]:
-        partial = self._start()
+    def _write_whole(
+        self, plaintext: bytes, dest: Path, sync: bool, sha: Hasher | None
+    ) -> tuple[_PartialFile, str]:
+        partial = self._start(sha)
         try:
             partial.write(plaintext, True)
             return partial, partial.commit(dest, sync)

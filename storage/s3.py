@@ -38,6 +38,7 @@ from storage.files import (
     DecryptingRaw,
     FileMissing,
     FileTooLarge,
+    Hasher,
     Sealer,
     SeekableRaw,
     SegmentReader,
@@ -191,14 +192,15 @@ class EncryptedS3Store:
         return f"{self.location.prefix}objects/{key[:2]}/{key}"
 
     async def put(
-        self, chunks: AsyncIterable[bytes], *, max_size: int, sync: bool = True
+        self, chunks: AsyncIterable[bytes], *, max_size: int, sync: bool = True,
+        hasher: Hasher | None = None,
     ) -> StoredFile:
         """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept.
 
         An object store acknowledges an upload only once it is durable: `sync` changes
         nothing here."""
         key = secrets.token_hex(16)
-        sealer = SegmentSealer(self._key, self._segment_size)
+        sealer = SegmentSealer(self._key, self._segment_size, hasher)
         writer = _MultipartWriter(self._client, self.location.bucket, self._object(key))
         writer.write(sealer.header)
         segment_size = self._segment_size
