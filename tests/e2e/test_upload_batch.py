@@ -24,7 +24,7 @@ from storage.tables import Case, Document, UploadSession
 from storage.unit_of_work import UnitOfWork
 from tests.dicom_factory import iter_study
 from tests.e2e.test_webchat_intake import rows
-from tests.e2e.upload_client import Intake, batch_body, pdf, submitted
+from tests.e2e.upload_client import Intake, batch_body, batch_bytes, pdf, submitted
 
 AMIRA = {"patient_name": "BENALI^AMIRA", "birth_date": date(2015, 5, 14)}
 EXE = b"MZ\x90\x00" + b"\x00" * 60 + b"This program cannot be run in DOS mode." + b"\x00" * 200
@@ -131,27 +131,11 @@ async def cut_batch(link: str, body: bytes, content_type: str, sent: int) -> Non
     await asyncio.sleep(0.5)
 
 
-async def encoded(files: list[tuple[bytes, dict[str, str]]]) -> tuple[bytes, str]:
-    """A batch body as bytes, with its content type (boundary included)."""
-    writer = batch_body(files)()
-
-    class Sink:
-        def __init__(self) -> None:
-            self.data = bytearray()
-
-        async def write(self, chunk: bytes) -> None:
-            self.data += chunk
-
-    sink = Sink()
-    await writer.write(sink)  # type: ignore[arg-type]
-    return bytes(sink.data), writer.content_type
-
-
 async def test_a_batch_cut_off_keeps_nothing_and_the_page_sends_it_again(
     intake: Intake,
 ) -> None:
     files = study(6)
-    body, content_type = await encoded(files)
+    body, content_type = await batch_bytes(files)
     # Cut after the first files are whole: none of them was acknowledged, none is kept.
     await cut_batch(intake.link, body, content_type, sent=len(body) * 2 // 3)
     assert await rows(intake.settings.database_url, UploadSession) == []

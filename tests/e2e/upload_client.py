@@ -123,6 +123,22 @@ def batch_body(files: Sequence[tuple[bytes, Mapping[str, str]]]) -> FormData:
     return form
 
 
+async def batch_bytes(files: Sequence[tuple[bytes, Mapping[str, str]]]) -> tuple[bytes, str]:
+    """A batch body as bytes, with its content type (boundary included), for raw requests."""
+    writer = batch_body(files)()
+
+    class Sink:
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        async def write(self, chunk: bytes) -> None:
+            self.data += chunk
+
+    sink = Sink()
+    await writer.write(sink)  # type: ignore[arg-type]
+    return bytes(sink.data), writer.content_type
+
+
 @dataclass
 class TusClient:
     """Speaks tus to one upload link."""
