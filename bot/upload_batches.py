@@ -126,8 +126,15 @@ class BatchReceiver:
                     await self.store.delete(key)
             stored_keys = list(kept)
             await self.store.sync([*stored_keys, *made])
-            await self.service.record(wholes, new=True)
+            recorded = await self.service.record(wholes, new=True)
             committed = True
+            lost = [whole.row.parts[0]["key"] for whole, kept_it in zip(
+                wholes, recorded, strict=True) if not kept_it]
+            if lost:
+                # The case went away meanwhile (erased): nothing of this batch is kept.
+                for key in lost:
+                    await self.store.delete(str(key))
+                codes = [code if code is not None else "not_found" for code in codes]
         finally:
             if not committed:
                 await asyncio.shield(self._discard(pending, stored_keys))
