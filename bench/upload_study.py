@@ -1,14 +1,17 @@
 """Benchmark: upload a generated DICOM study through the family's secure link.
 
-    .venv/bin/python -m bench.upload_study [--mib 1024] [--parallel 4] [--db sqlite]
+    .venv/bin/python -m bench.upload_study [--mib 1024] [--parallel 3] [--db sqlite] [--tus]
 
 In the same run, the same files go to:
 
 * **baseline** - a bare aiohttp handler that streams each request body to a file on disk
   (a raw copy: no encryption, no inspection, no database);
-* **full path** - the real upload link: tus creation + PATCH, streamed in constant memory,
-  AES-256-GCM encryption at rest, SHA-256, DICOM inspection with pydicom, document rows,
-  checklist update.
+* **full path** - the real upload link, sent as the page sends it (`bot/web/static/upload.js`):
+  files that fit in one piece in batches (`POST .../batch`, grouped by the page's count and
+  byte limits), larger ones with tus creation + PATCH in the page's piece size, `--parallel`
+  requests at a time, then the page's `done`. Streamed in constant memory, AES-256-GCM at
+  rest, SHA-256, DICOM inspection with pydicom, document rows, checklist update;
+* with `--tus`, also **tus only** - every file through tus, as the page did before batches.
 
 Reported: MB/s over the whole study, and the server process's peak resident memory (VmHWM
 from /proc), so a leak or a buffered body shows up whatever the study's size.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import multiprocessing
 import os
 import socket
@@ -29,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientSession, ClientTimeout, FormData, web
 
 from bench.common import drop_database, fresh_database, postgres_available, table
 
@@ -166,29 +170,87 @@ async def upload_raw(base: str, files: list[Path], parallel: int) -> None:
         await asyncio.gather(*(worker() for _ in range(parallel)))
 
 
-async def upload_tus(base: str, token: str, files: list[Path], parallel: int) -> None:
+async def tus_file(session: ClientSession, base: str, token: str, path: Path) -> None:
+    """One file through tus, in the page's piece size."""
+    from bot.web.upload import CHUNK_BYTES
+
     tus = {"Tus-Resumable": "1.0.0"}
+    name = base64.b64encode(path.name.encode()).decode()
+    batch = base64.b64encode(b"bench-batch-1").decode()
+    size = path.stat().st_size
+    async with session.post(
+        f"{base}/upload/{token}/files",
+        headers={**tus, "Upload-Length": str(size),
+                 "Upload-Metadata": f"filename {name},batch {batch}"},
+    ) as response:
+        assert response.status == 201, (response.status, await response.text())
+        location = response.headers["Location"]
+    with path.open("rb") as handle:
+        offset = 0
+        while offset < size:
+            piece = handle.read(CHUNK_BYTES)
+            async with session.patch(
+                f"{base}{location}", data=piece,
+                headers={**tus, "Upload-Offset": str(offset),
+                         "Content-Type": "application/offset+octet-stream"},
+            ) as response:
+                assert response.status == 204, (response.status, await response.text())
+                offset = int(response.headers["Upload-Offset"])
+
+
+async def batch_files(session: ClientSession, base: str, token: str, paths: list[Path]) -> None:
+    """Small files in one batch request, as the page builds it."""
+    form = FormData()
+    for path in paths:
+        form.add_field("meta", json.dumps({"size": path.stat().st_size, "filename": path.name,
+                                           "batch": "bench-batch-1"}))
+        form.add_field("file", path.read_bytes(), filename="file",
+                       content_type="application/octet-stream")
+    async with session.post(f"{base}/upload/{token}/batch", data=form) as response:
+        assert response.status == 200, (response.status, await response.text())
+        answers = (await response.json())["files"]
+        assert all(answer["ok"] for answer in answers), answers
+
+
+def page_requests(files: list[Path], batches: bool) -> list[tuple[str, list[Path]]]:
+    """The page's requests, in order: batches of small files ("batch") and large files one
+    by one ("tus"), grouped by the page's rules (`upload.js`: `batchable`, `nextBatch`)."""
+    from bot.upload_batches import BATCH_BYTES, BATCH_FILE_BYTES, BATCH_FILES
+    from bot.web.upload import CHUNK_BYTES
+
+    small = min(BATCH_FILE_BYTES, CHUNK_BYTES) if batches else 0
+    requests: list[tuple[str, list[Path]]] = []
+    group: list[Path] = []
+    size = 0
+    for path in files:
+        length = path.stat().st_size
+        if not 0 < length <= small:
+            requests.append(("tus", [path]))
+            continue
+        if group and (len(group) >= BATCH_FILES or size + length > BATCH_BYTES):
+            requests.append(("batch", group))
+            group, size = [], 0
+        group.append(path)
+        size += length
+    if group:
+        requests.append(("batch", group))
+    return requests
+
+
+async def upload_page(base: str, token: str, files: list[Path], parallel: int,
+                      batches: bool) -> None:
+    """What the upload page does with a selection of files."""
     async with ClientSession(timeout=ClientTimeout(600)) as session:
-        queue = list(files)
+        queue = page_requests(files, batches)
+        queue.reverse()
 
         async def worker() -> None:
             while queue:
-                path = queue.pop()
-                name = base64.b64encode(path.name.encode()).decode()
-                batch = base64.b64encode(b"bench-batch-1").decode()
-                async with session.post(
-                    f"{base}/upload/{token}/files",
-                    headers={**tus, "Upload-Length": str(path.stat().st_size),
-                             "Upload-Metadata": f"filename {name},batch {batch}"},
-                ) as response:
-                    assert response.status == 201, (response.status, await response.text())
-                    location = response.headers["Location"]
-                async with session.patch(
-                    f"{base}{location}", data=path.open("rb"),
-                    headers={**tus, "Upload-Offset": "0",
-                             "Content-Type": "application/offset+octet-stream"},
-                ) as response:
-                    assert response.status == 204, (response.status, await response.text())
+                how, paths = queue.pop()
+                if how == "tus":
+                    await tus_file(session, base, token, paths[0])
+                else:
+                    await batch_files(session, base, token, paths)
 
         await asyncio.gather(*(worker() for _ in range(parallel)))
         async with session.post(f"{base}/upload/{token}/done") as response:
@@ -200,7 +262,7 @@ async def run(
 ) -> dict[str, Any]:
     database_url, name = ("", None)
     token = ""
-    if kind == "full":
+    if kind != "baseline":
         database_url, name = await fresh_database(db, workdir)
         token = await open_case(database_url)
     data_dir = Path(tempfile.mkdtemp(dir=workdir))
@@ -218,7 +280,7 @@ async def run(
         if kind == "baseline":
             await upload_raw(base, files, parallel)
         else:
-            await upload_tus(base, token, files, parallel)
+            await upload_page(base, token, files, parallel, batches=kind == "full")
         seconds = time.perf_counter() - began
         peak = peak_rss_mib(process.pid or 0)
     finally:
@@ -234,10 +296,13 @@ async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mib", type=int, default=1024)
-    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--parallel", type=int, default=3,
+                        help="requests at a time (the page's 3)")
     parser.add_argument("--db", default="sqlite")
     parser.add_argument("--frames", type=int, default=1,
                         help="frames per instance (1: a classic CT, 512 KiB per file)")
+    parser.add_argument("--tus", action="store_true",
+                        help="also send every file through tus (the page before batches)")
     args = parser.parse_args(argv)
     if args.db == "postgresql" and not await postgres_available():
         sys.stderr.write("PostgreSQL not reachable\n")
@@ -251,13 +316,15 @@ async def main(argv: list[str]) -> int:
                          f"{time.perf_counter() - started:.1f}s\n")
         base = await run("baseline", files, args.parallel, args.db, workdir)
         full = await run("full", files, args.parallel, args.db, workdir)
-    rows = [
-        [args.db, f"{base['size'] / 2**20:.0f} MiB / {len(files)} files",
-         "bare handler (raw copy to disk)", f"{base['mb_s']:.0f}", f"{base['peak']:.0f}", ""],
-        [args.db, f"{full['size'] / 2**20:.0f} MiB / {len(files)} files",
-         "upload link (tus, encrypted, inspected)", f"{full['mb_s']:.0f}",
-         f"{full['peak']:.0f}", f"{full['mb_s'] / base['mb_s']:.2f}"],
-    ]
+        tus = await run("tus", files, args.parallel, args.db, workdir) if args.tus else None
+    study_text = f"{base['size'] / 2**20:.0f} MiB / {len(files)} files"
+    rows = [[args.db, study_text, "bare handler (raw copy to disk)", f"{base['mb_s']:.0f}",
+             f"{base['peak']:.0f}", ""]]
+    for result, what in ((tus, "upload link, tus only (before batches)"),
+                         (full, "upload link as the page sends (encrypted, inspected)")):
+        if result is not None:
+            rows.append([args.db, study_text, what, f"{result['mb_s']:.0f}",
+                         f"{result['peak']:.0f}", f"{result['mb_s'] / base['mb_s']:.2f}"])
     sys.stdout.write(table(["db", "study", "what", "MB/s", "peak RSS MiB", "full/baseline"],
                            rows) + "\n")
     return 0

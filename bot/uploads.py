@@ -104,6 +104,16 @@ _FILETYPE = re.compile(r"[A-Za-z0-9.+-]{1,63}/[A-Za-z0-9.+-]{1,63}")
 _BATCH = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
+@dataclass
+class Whole:
+    """One whole upload, inspected, waiting to be recorded."""
+
+    row: UploadSession
+    inspected: Inspected
+    sha: str
+    duplicate: int | None = None
+
+
 class UploadRefused(Exception):
     """A request the upload protocol must refuse: an HTTP status and a short code."""
 
@@ -138,6 +148,11 @@ def parse_metadata(header: str | None) -> FileMeta:
             values[key] = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise ValueError("bad metadata value") from None
+    return file_meta(values)
+
+
+def file_meta(values: dict[str, str]) -> FileMeta:
+    """What the page says about a file (tus metadata keys), cleaned for display only."""
     item: ItemKind | None = None
     if values.get("item"):
         try:
@@ -202,7 +217,7 @@ class UploadService:
             raise UploadRefused(400, "empty")
         if dangerous_name(meta.filename) or dangerous_name(meta.relative_path or ""):
             raise UploadRefused(415, "unsupported_type")
-        await self._require_disk_room(case_id, length)
+        await self.require_disk_room(case_id, length)
         now = self.clock()
         async with UnitOfWork(self.db) as uow:
             if await self._usage(uow.session, case_id) + length > self.limits.case_bytes:
@@ -229,7 +244,7 @@ class UploadService:
             raise UploadRefused(404, "not_found")
         return row
 
-    async def _require_disk_room(self, case_id: int, incoming: int) -> None:
+    async def require_disk_room(self, case_id: int, incoming: int) -> None:
         """Refuse (507) and alert coordinators when the disk is nearly full."""
         if not await self.budgets.disk_allows(incoming):
             await self.budgets.alert_disk_low(case_id)
@@ -287,7 +302,7 @@ class UploadService:
             raise UploadRefused(413, "file_too_large")
         if len(row.parts) >= MAX_PARTS:
             raise UploadRefused(413, "too_many_parts")
-        await self._require_disk_room(case_id, declared or 0)
+        await self.require_disk_room(case_id, declared or 0)
         # The first piece's bytes say what the file is: a type we never accept is refused
         # before it is stored (the whole file is judged again at completion).
         head = bytearray() if offset == 0 else None
@@ -298,29 +313,18 @@ class UploadService:
         hasher = None if whole else self._hasher_at(upload_id, offset)
 
         async def feed() -> AsyncIterator[bytes]:
-            # Hashing runs in a worker thread, overlapping the next read: on the event loop
-            # it would stall the store's encryption thread and cost about a third of the speed.
-            pending: asyncio.Future[None] | None = None
-            try:
-                async for chunk in chunks:
-                    if head is not None and len(head) < wanted:
-                        head.extend(chunk[: wanted - len(head)])
-                        if len(head) >= wanted:
-                            self._check_head(row, bytes(head))
-                    if hasher is not None:
-                        if pending is not None:
-                            await pending
-                        pending = asyncio.ensure_future(asyncio.to_thread(hasher.update, chunk))
-                    yield chunk
-                if pending is not None:
-                    await pending
-                    pending = None
-            finally:
-                if pending is not None and not pending.done():
-                    pending.cancel()
+            async for chunk in chunks:
+                if head is not None and len(head) < wanted:
+                    head.extend(chunk[: wanted - len(head)])
+                    if len(head) >= wanted:
+                        self.check_head(row, bytes(head))
+                yield chunk
 
         try:
-            stored = await self.store.put(feed(), max_size=row.length - row.offset)
+            # The store's SHA-256 continues the file's (carried from the earlier pieces), so
+            # each byte is hashed once, in the thread that encrypts it.
+            stored = await self.store.put(feed(), max_size=row.length - row.offset,
+                                          hasher=hasher)
         except FileTooLarge:
             raise UploadRefused(413, "file_too_large") from None
         except UploadRefused as refused:
@@ -332,7 +336,9 @@ class UploadService:
         if stored.size == 0:
             await self.store.delete(stored.key)
             return row
-        row = await self._commit_part(upload_id, offset, stored)
+        # The part's own hash, unless the store continued the hash of earlier pieces.
+        part_sha = stored.sha256 if hasher is None or offset == 0 else None
+        row = await self._commit_part(upload_id, offset, stored, part_sha)
         self._remember_hash(upload_id, row.offset, hasher)
         log.info("upload part stored", extra={"case_id": case_id, "count": len(row.parts)})
         if row.status == "uploaded":
@@ -340,7 +346,8 @@ class UploadService:
         return row
 
     @staticmethod
-    def _check_head(row: UploadSession, head: bytes) -> None:
+    def check_head(row: UploadSession, head: bytes) -> None:
+        """Refuse (415) a file whose first bytes are of no type we accept."""
         in_folder = "/" in (row.relative_path or "")
         if sniff(head, row.filename, in_dicomdir_folder=in_folder) is FileType.UNKNOWN:
             raise UploadRefused(415, refusal_code(row.filename, row.filetype))
@@ -360,7 +367,9 @@ class UploadService:
             await self.store.delete(key)
         return keys
 
-    async def _commit_part(self, upload_id: str, offset: int, stored: StoredFile) -> UploadSession:
+    async def _commit_part(
+        self, upload_id: str, offset: int, stored: StoredFile, sha: str | None
+    ) -> UploadSession:
         now = self.clock()
         async with UnitOfWork(self.db) as uow:
             row = await self._locked(uow, UploadSession, upload_id)
@@ -368,7 +377,9 @@ class UploadService:
                 stale = True
             else:
                 stale = False
-                part = {"key": stored.key, "size": stored.size, "sha256": stored.sha256}
+                part: dict[str, Any] = {"key": stored.key, "size": stored.size}
+                if sha is not None:
+                    part["sha256"] = sha
                 row.parts = [*row.parts, part]
                 row.offset = offset + stored.size
                 row.updated_at = now
@@ -489,10 +500,17 @@ class UploadService:
         sha = await self._whole_sha(row)
         duplicate = await self._find_duplicate(row.case_id, sha)
         if duplicate is not None:
-            await self._record(row, Inspected(consumed=True), sha, duplicate)
+            await self.record([Whole(row, Inspected(consumed=True), sha, duplicate)])
             return
+        inspected = await self.inspect_safely(row, case, sha)
+        await self.record([Whole(row, inspected, sha, None)])
+
+    async def inspect_safely(
+        self, row: UploadSession, case: Case, sha: str, head: bytes | None = None
+    ) -> Inspected:
+        """What a whole upload is; unreadable bytes are kept as an invalid document."""
         try:
-            inspected = await self._inspect(row, case, sha)
+            inspected = await self._inspect(row, case, sha, head)
         except Exception as error:
             # Hostile or broken bytes must not wedge the upload: they are kept and shown to
             # coordinators as unreadable, never lost silently.
@@ -504,7 +522,7 @@ class UploadService:
             metrics().inspection_failures.labels("unreadable").inc()
         for problem in inspected.problems:
             metrics().inspection_failures.labels(problem.get("code", "other")).inc()
-        await self._record(row, inspected, sha, None)
+        return inspected
 
     async def _whole_sha(self, row: UploadSession) -> str:
         if len(row.parts) == 1 and row.parts[0].get("sha256"):
@@ -524,7 +542,9 @@ class UploadService:
                 select(Document.id).where(Document.case_id == case_id, Document.sha256 == sha)
                 .limit(1))
 
-    async def _inspect(self, row: UploadSession, case: Case, sha: str) -> Inspected:
+    async def _inspect(
+        self, row: UploadSession, case: Case, sha: str, head: bytes | None = None
+    ) -> Inspected:
         async def budget() -> int:
             async with UnitOfWork(self.db, write=False) as uow:
                 used = await self._usage(uow.session, row.case_id)
@@ -536,89 +556,134 @@ class UploadService:
             await self.budgets.reserve_expansion(row.case_id, amount)
 
         inspected: Inspected = await self.inspector.inspect(row, case.answers, sha, budget,
-                                                            reserve)
+                                                            reserve, head)
         return inspected
 
-    async def _record(
-        self, row: UploadSession, inspected: Inspected, sha: str, duplicate: int | None
-    ) -> None:
+    async def record(self, wholes: Sequence[Whole], *, new: bool = False) -> list[bool]:
+        """Record whole uploads of one case in one transaction: Documents, checklist, summary.
+
+        `new`: the upload rows are not in the database yet (a batch request): they are
+        inserted here, complete, so a batch leaves either all its rows or none. Returns, per
+        upload, whether it was recorded (an upload completed meanwhile by another request is
+        not). Store objects made by inspection are deleted when they are not recorded.
+        """
+        if not wholes:
+            return []
         now = self.clock()
+        case_id = wholes[0].row.case_id
         drop: list[str] = []
+        recorded = [False] * len(wholes)
         committed = told = completed = False
         try:
             async with UnitOfWork(self.db) as uow:
                 session = uow.session
-                case = await self._locked(uow, Case, row.case_id)
-                upload = await self._locked(uow, UploadSession, row.id)
-                if case is None or upload is None or upload.status != "uploaded":
-                    drop = [p.storage_key for p in inspected.documents if p.owned]
-                    return
-                # Only the hashes this upload brings: a study of thousands of files must not
+                case = await self._locked(uow, Case, case_id)
+                uploads: list[UploadSession | None] = []
+                for whole in wholes:
+                    if new:
+                        session.add(whole.row)
+                        uploads.append(whole.row)
+                        continue
+                    upload = await self._locked(uow, UploadSession, whole.row.id)
+                    uploads.append(upload if upload is not None
+                                   and upload.status == "uploaded" else None)
+                if case is None:
+                    uploads = [None] * len(wholes)
+                # Only the hashes these uploads bring: a study of thousands of files must not
                 # reload every earlier document's hash for each new one.
-                hashes = {sha, *(p.sha256 for p in inspected.documents)}
+                hashes = {h for w in wholes for h in (w.sha, *(p.sha256
+                                                              for p in w.inspected.documents))}
                 known = dict((await session.execute(
                     select(Document.sha256, Document.id).where(
-                        Document.case_id == case.id, Document.sha256.in_(hashes))
+                        Document.case_id == case_id, Document.sha256.in_(hashes))
                 )).all())
-                whole = len(inspected.documents) == 1 and not inspected.documents[0].owned
-                if duplicate is None and whole and sha in known:
-                    duplicate = known[sha]
-                documents: list[Document] = []
-                duplicates: list[str] = []
-                if duplicate is not None:
-                    drop += [p.storage_key for p in inspected.documents if p.owned]
-                    inspected = Inspected(problems=inspected.problems, consumed=True)
-                    duplicates.append(upload.filename)
-                for prepared in inspected.documents:
-                    if prepared.sha256 in known:
-                        duplicates.append(prepared.filename)
-                        if prepared.owned:
-                            drop.append(prepared.storage_key)
+                added: list[tuple[UploadSession, Whole, list[Document], list[str]]] = []
+                for index, (whole, upload) in enumerate(zip(wholes, uploads, strict=True)):
+                    if upload is None:
+                        drop += [p.storage_key for p in whole.inspected.documents if p.owned]
                         continue
-                    document = Document(
-                        case_id=case.id, kind=prepared.kind, filename=prepared.filename,
-                        content_type=prepared.content_type, size=prepared.size,
-                        sha256=prepared.sha256, storage_key=prepared.storage_key,
-                        is_dicom=prepared.is_dicom, valid=prepared.valid,
-                        detected_type=prepared.detected_type,
-                        inspection=prepared.inspection, created_at=now)
-                    session.add(document)
-                    documents.append(document)
-                    known[prepared.sha256] = -1
-                    metrics().upload_files.labels(upload.source).inc()
-                    metrics().upload_bytes.labels(upload.source).inc(prepared.size)
+                    recorded[index] = True
+                    documents, duplicates = self._documents(whole, known, upload, drop, now)
+                    for document in documents:
+                        session.add(document)
+                    added.append((upload, whole, documents, duplicates))
                 await session.flush()
+                if not added:
+                    return recorded
+                assert case is not None
+                all_documents = [d for _, _, documents, _ in added for d in documents]
                 contact = await session.get(Contact, case.contact_id) if case.contact_id else None
                 if contact is not None and any(
-                    d.inspection.get("identity") == Match.MISMATCH for d in documents
+                    d.inspection.get("identity") == Match.MISMATCH for d in all_documents
                 ):
                     contact.needs_human = True
                 completed = await self._update_checklist(session, case, now)
-                upload.status = "complete"
-                upload.completed_at = upload.updated_at = now
-                upload.outcome = {
-                    "documents": [d.id for d in documents], "duplicate_of": duplicate,
-                    "duplicates": duplicates, "problems": inspected.problems,
-                    "completed_case": completed,
-                }
-                told = upload.batch is None and contact is not None
+                for upload, whole, documents, duplicates in added:
+                    upload.status = "complete"
+                    upload.completed_at = upload.updated_at = now
+                    upload.outcome = {
+                        "documents": [d.id for d in documents],
+                        "duplicate_of": whole.duplicate, "duplicates": duplicates,
+                        "problems": whole.inspected.problems, "completed_case": completed,
+                    }
+                unbatched = [upload for upload, *_ in added if upload.batch is None]
+                told = bool(unbatched) and contact is not None
                 if told:
-                    await self._notify(session, case, contact, [upload], now)
+                    assert contact is not None
+                    await self._notify(session, case, contact, unbatched, now)
                 await uow.commit()
                 committed = True
-                if inspected.consumed:
-                    drop += [str(p["key"]) for p in upload.parts]
-                log.info("upload complete", extra={"case_id": case.id, "count": len(documents),
+                for upload, whole, *_ in added:
+                    if whole.inspected.consumed:
+                        drop += [str(p["key"]) for p in upload.parts]
+                log.info("upload complete", extra={"case_id": case.id,
+                                                   "count": len(all_documents),
                                                    "status": case.status})
         except BaseException:
             if not committed:
-                drop += [p.storage_key for p in inspected.documents if p.owned]
+                drop += [p.storage_key for w in wholes for p in w.inspected.documents
+                         if p.owned]
             raise
         finally:
-            for key in drop:
+            for key in dict.fromkeys(drop):
                 await self.store.delete(key)
         if committed and (told or completed):
             self.on_committed()  # a message for the family is in the outbox
+        return recorded
+
+    @staticmethod
+    def _documents(
+        whole: Whole, known: dict[str, int], upload: UploadSession, drop: list[str],
+        now: datetime,
+    ) -> tuple[list[Document], list[str]]:
+        """The Documents one upload adds (duplicates left out and named); updates `known`."""
+        inspected = whole.inspected
+        only = len(inspected.documents) == 1 and not inspected.documents[0].owned
+        if whole.duplicate is None and only and whole.sha in known:
+            whole.duplicate = known[whole.sha]
+        duplicates: list[str] = []
+        if whole.duplicate is not None:
+            drop += [p.storage_key for p in inspected.documents if p.owned]
+            inspected = whole.inspected = Inspected(problems=inspected.problems, consumed=True)
+            duplicates.append(upload.filename)
+        documents: list[Document] = []
+        for prepared in inspected.documents:
+            if prepared.sha256 in known:
+                duplicates.append(prepared.filename)
+                if prepared.owned:
+                    drop.append(prepared.storage_key)
+                continue
+            documents.append(Document(
+                case_id=upload.case_id, kind=prepared.kind, filename=prepared.filename,
+                content_type=prepared.content_type, size=prepared.size,
+                sha256=prepared.sha256, storage_key=prepared.storage_key,
+                is_dicom=prepared.is_dicom, valid=prepared.valid,
+                detected_type=prepared.detected_type,
+                inspection=prepared.inspection, created_at=now))
+            known[prepared.sha256] = -1
+            metrics().upload_files.labels(upload.source).inc()
+            metrics().upload_bytes.labels(upload.source).inc(prepared.size)
+        return documents, duplicates
 
     async def _received(self, session: AsyncSession, case_id: int) -> list[ReceivedDocument]:
         return await repo.received_documents(session, case_id)

@@ -45,10 +45,11 @@ import shutil
 import struct
 import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -63,6 +64,7 @@ __all__ = [
     "FileStore",
     "FileStoreError",
     "FileTooLarge",
+    "Hasher",
     "Sealer",
     "SegmentSealer",
     "StoredFile",
@@ -72,6 +74,8 @@ __all__ = [
 ]
 
 DEFAULT_SEGMENT_SIZE = 1 << 20
+Hasher = Any  # a hashlib SHA-256 object (hashlib has no public type for it)
+SYNC_THREADS = 16
 MAX_SEGMENT_SIZE = 16 << 20
 KEY_BYTES = 32
 TAG_BYTES = 16
@@ -125,8 +129,20 @@ class StoredFile:
 class FileStore(Protocol):
     """The one interface for file bytes; implementations encrypt at rest."""
 
-    async def put(self, chunks: AsyncIterable[bytes], *, max_size: int) -> StoredFile:
-        """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept."""
+    async def put(
+        self, chunks: AsyncIterable[bytes], *, max_size: int, sync: bool = True,
+        hasher: Hasher | None = None,
+    ) -> StoredFile:
+        """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept.
+
+        `sync=False` leaves flushing to disk to a later `sync` of many keys at once.
+        `hasher`: a SHA-256 to continue with this plaintext instead of a fresh one (a file
+        sent in pieces is hashed once, not once per piece and again whole); the result's
+        `sha256` is then its digest."""
+        ...
+
+    async def sync(self, keys: Sequence[str]) -> None:
+        """Make objects stored with `sync=False` durable (one pass for a whole batch)."""
         ...
 
     def open(self, key: str) -> AsyncIterator[bytes]:
@@ -173,13 +189,13 @@ class SegmentSealer:
     Shared by every store: the bytes it produces are the stored object, wherever it lives.
     """
 
-    def __init__(self, master: bytes, segment_size: int) -> None:
+    def __init__(self, master: bytes, segment_size: int, sha: Hasher | None = None) -> None:
         salt, prefix = os.urandom(16), os.urandom(7)
         self.header = _HEADER.pack(_MAGIC, segment_size, salt, prefix)
         self._aead = _file_aead(master, salt)
         self._prefix = prefix
         self._index = 0
-        self.sha = hashlib.sha256()
+        self.sha = sha if sha is not None else hashlib.sha256()
 
     def seal(self, plaintext: bytes, final: bool) -> bytes:
         """Hash and seal the next segment."""
@@ -195,8 +211,9 @@ class SegmentSealer:
 class _PartialFile:
     """A file being written under a temporary name; thread-safe, one writer at a time."""
 
-    def __init__(self, tmp_path: Path, master: bytes, segment_size: int, durable: bool) -> None:
-        self._sealer = SegmentSealer(master, segment_size)
+    def __init__(self, tmp_path: Path, master: bytes, segment_size: int, durable: bool,
+                 sha: Hasher | None = None) -> None:
+        self._sealer = SegmentSealer(master, segment_size, sha)
         self._sha = self._sealer.sha
         self._lock = threading.Lock()
         self._durable = durable
@@ -212,19 +229,22 @@ class _PartialFile:
                 raise FileStoreError("write after discard")
             self._fh.write(self._sealer.seal(plaintext, final))
 
-    def commit(self, dest: Path) -> str:
-        """Flush, rename into place atomically and return the plaintext SHA-256."""
+    def commit(self, dest: Path, sync: bool = True) -> str:
+        """Flush, rename into place atomically and return the plaintext SHA-256.
+
+        `sync=False`: the caller fsyncs the object and its folder later (`_fsync_objects`)."""
+        durable = self._durable and sync
         with self._lock:
             if self._fh is None:
                 raise FileStoreError("commit after discard")
             self._fh.flush()
-            if self._durable:
+            if durable:
                 os.fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
             dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.replace(self.tmp_path, dest)
-            if self._durable:
+            if durable:
                 _fsync_dir(dest.parent)
             return self._sha.hexdigest()
 
@@ -243,6 +263,26 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_objects(paths: Sequence[Path]) -> None:
+    """fsync each file, then each folder once: what a batch of `sync=False` puts owes.
+
+    Flushed from several threads at once: ext4 then commits them in shared journal
+    transactions instead of one each (measured here: 0.5 ms a file instead of 2-4).
+    """
+    folders = list(dict.fromkeys(path.parent for path in paths))
+    with ThreadPoolExecutor(max(1, min(SYNC_THREADS, len(paths)))) as pool:
+        list(pool.map(_fsync_file, paths))
+        list(pool.map(_fsync_dir, folders))
 
 
 class SegmentReader:
@@ -414,20 +454,27 @@ class EncryptedDiskStore:
     def _tmp_dir(self) -> Path:
         return self._root / "tmp"
 
-    def _start(self) -> _PartialFile:
+    def _start(self, sha: Hasher | None = None) -> _PartialFile:
         tmp = self._tmp_dir()
         tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = tmp / f"{secrets.token_hex(16)}.part"
-        return _PartialFile(path, self._key, self._segment_size, self._durable)
+        return _PartialFile(path, self._key, self._segment_size, self._durable, sha)
 
-    async def put(self, chunks: AsyncIterable[bytes], *, max_size: int) -> StoredFile:
-        """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept."""
+    async def put(
+        self, chunks: AsyncIterable[bytes], *, max_size: int, sync: bool = True,
+        hasher: Hasher | None = None,
+    ) -> StoredFile:
+        """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept.
+
+        A file of one segment (most DICOM instances) is opened, sealed and committed in one
+        worker-thread call: thread hops, not the cipher, are what small files cost."""
         key = secrets.token_hex(16)
         segment_size = self._segment_size
-        partial = await asyncio.to_thread(self._start)
+        partial: _PartialFile | None = None
         pending: asyncio.Future[None] | None = None
         buffer = bytearray()
         size = 0
+        dest = self._path(key)
         try:
             async for chunk in chunks:
                 size += len(chunk)
@@ -439,6 +486,8 @@ class EncryptedDiskStore:
                     with memoryview(buffer) as view:
                         segment = bytes(view[:segment_size])
                     del buffer[:segment_size]
+                    if partial is None:
+                        partial = await asyncio.to_thread(self._start, hasher)
                     if pending is not None:
                         await pending
                     pending = asyncio.ensure_future(
@@ -447,16 +496,38 @@ class EncryptedDiskStore:
             if pending is not None:
                 await pending
                 pending = None
-            await asyncio.to_thread(partial.write, bytes(buffer), True)
+            last = bytes(buffer)
             buffer.clear()
-            digest = await asyncio.to_thread(partial.commit, self._path(key))
+            if partial is None:
+                partial, digest = await asyncio.to_thread(
+                    self._write_whole, last, dest, sync, hasher)
+            else:
+                await asyncio.to_thread(partial.write, last, True)
+                digest = await asyncio.to_thread(partial.commit, dest, sync)
         except BaseException:
             _forget(pending)
             # Synchronous on purpose: it must run even when the task is being cancelled, and
             # it only waits for at most one segment write before unlinking.
-            partial.discard()
+            if partial is not None:
+                partial.discard()
             raise
         return StoredFile(key=key, size=size, sha256=digest)
+
+    def _write_whole(
+        self, plaintext: bytes, dest: Path, sync: bool, sha: Hasher | None
+    ) -> tuple[_PartialFile, str]:
+        partial = self._start(sha)
+        try:
+            partial.write(plaintext, True)
+            return partial, partial.commit(dest, sync)
+        except BaseException:
+            partial.discard()
+            raise
+
+    async def sync(self, keys: Sequence[str]) -> None:
+        """fsync objects stored with `sync=False`, then their folders, each once."""
+        if self._durable and keys:
+            await asyncio.to_thread(_fsync_objects, [self._path(key) for key in keys])
 
     def open(self, key: str) -> AsyncIterator[bytes]:
         """Stream a file's plaintext back; `FileCorrupted` if it was tampered with."""

@@ -21,7 +21,7 @@ import asyncio
 import io
 import re
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
@@ -38,6 +38,7 @@ from storage.files import (
     DecryptingRaw,
     FileMissing,
     FileTooLarge,
+    Hasher,
     Sealer,
     SeekableRaw,
     SegmentReader,
@@ -190,10 +191,16 @@ class EncryptedS3Store:
             raise ValueError("malformed storage key")
         return f"{self.location.prefix}objects/{key[:2]}/{key}"
 
-    async def put(self, chunks: AsyncIterable[bytes], *, max_size: int) -> StoredFile:
-        """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept."""
+    async def put(
+        self, chunks: AsyncIterable[bytes], *, max_size: int, sync: bool = True,
+        hasher: Hasher | None = None,
+    ) -> StoredFile:
+        """Store a stream in constant memory; `FileTooLarge` past `max_size`, nothing kept.
+
+        An object store acknowledges an upload only once it is durable: `sync` changes
+        nothing here."""
         key = secrets.token_hex(16)
-        sealer = SegmentSealer(self._key, self._segment_size)
+        sealer = SegmentSealer(self._key, self._segment_size, hasher)
         writer = _MultipartWriter(self._client, self.location.bucket, self._object(key))
         writer.write(sealer.header)
         segment_size = self._segment_size
@@ -229,6 +236,9 @@ class EncryptedS3Store:
             await asyncio.shield(asyncio.to_thread(writer.abort))
             raise
         return StoredFile(key=key, size=size, sha256=sealer.sha.hexdigest())
+
+    async def sync(self, keys: Sequence[str]) -> None:
+        """Nothing to do: every completed upload is already durable (see `put`)."""
 
     def _reader(self, key: str) -> SegmentReader:
         raw = _RangedObject(self._client, self.location.bucket, self._object(key))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl
 
@@ -48,6 +48,16 @@ async def chunks(
 ) -> AsyncIterator[bytes]:
     """The body in pieces of at most `size` bytes; 408 when a window of `idle_timeout`
     seconds brings fewer than `min_bytes` (nothing at all, or a trickle)."""
+    async for chunk in paced(lambda: stream.read(size), idle_timeout, min_bytes):
+        yield chunk
+
+
+async def paced(
+    read: Callable[[], Awaitable[bytes]], idle_timeout: float,
+    min_bytes: int = MIN_BYTES_PER_WINDOW,
+) -> AsyncIterator[bytes]:
+    """What `read` returns until it returns nothing, under the pace rule of `chunks` (a
+    multipart part's `read_chunk` as well as a plain body's `read`)."""
     loop = asyncio.get_running_loop()
     window_end = loop.time() + idle_timeout
     received = 0
@@ -59,7 +69,7 @@ async def chunks(
             window_end, received, remaining = loop.time() + idle_timeout, 0, idle_timeout
         try:
             async with asyncio.timeout(remaining):
-                chunk = await stream.read(size)
+                chunk = await read()
         except TimeoutError:
             if received < min_bytes:
                 _timed_out()

@@ -11,11 +11,13 @@ across sites, and every answer carries `Referrer-Policy: no-referrer` (app middl
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-from aiohttp import ClientPayloadError, web
+from aiohttp import BodyPartReader, ClientPayloadError, web
 
 from bot import upload_links
 from bot.client_address import request_address
@@ -33,6 +35,14 @@ from bot.keys import (
 )
 from bot.replies import ReplyWriter
 from bot.throttle import Throttle
+from bot.upload_batches import (
+    BATCH_BODY_BYTES,
+    BATCH_BYTES,
+    BATCH_FILE_BYTES,
+    BATCH_FILES,
+    BatchFile,
+    BatchReceiver,
+)
 from bot.upload_files import READ_CHUNK
 from bot.upload_messages import size_text
 from bot.uploads import (
@@ -42,9 +52,10 @@ from bot.uploads import (
     UploadRefused,
     UploadService,
     accepts_uploads,
+    file_meta,
     parse_metadata,
 )
-from bot.web.bodies import BodyError, chunks, read_json
+from bot.web.bodies import BodyError, chunks, has_unstorable, paced, read_json
 from bot.web.templating import render_page
 from intake.prompts import N_, Text
 from storage.tables import Case
@@ -123,6 +134,8 @@ _ERRORS: dict[str, str] = {
     "version": N_("Please reload the page: it is out of date."),
     "too_slow": N_("The connection is too slow or was interrupted. The upload continues "
                    "from where it stopped."),
+    "batch_too_large": N_("Too many files were sent at once. Please reload the page and "
+                          "send them again."),
 }
 
 
@@ -217,6 +230,8 @@ async def upload_page(request: web.Request) -> web.Response:
         request.app[JINJA], request.app[CATALOGS], "upload.html", lang,
         static_url="/static", status=status,
         config={"base": base, "chunk": CHUNK_BYTES, "max_file": service.limits.file_bytes,
+                "batch": {"files": BATCH_FILES, "bytes": BATCH_BYTES,
+                          "file_bytes": BATCH_FILE_BYTES},
                 "lang": lang, "max_file_text": request.app[RENDERER].text(
                     size_text(service.limits.file_bytes), lang)},
     )
@@ -391,6 +406,87 @@ async def tus_delete(request: web.Request) -> web.Response:
     except UploadRefused as refused:
         return _refused(request, refused, lang)
     return web.Response(status=204, headers=_tus_headers())
+
+
+# ---------------------------------------------------------------- batches of small files
+
+META_BYTES = 2048
+META_KEYS = frozenset({"filename", "relativePath", "filetype", "item", "batch"})
+
+
+async def _meta_part(part: BodyPartReader, timeout: float) -> tuple[dict[str, str], int]:
+    """A batch's `meta` part: JSON with the tus metadata keys and the file's `size`."""
+    raw = bytearray()
+    async for chunk in paced(functools.partial(part.read_chunk, META_BYTES), timeout):
+        raw += chunk
+        if len(raw) > META_BYTES:
+            raise UploadRefused(400, "bad_request")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise UploadRefused(400, "bad_request") from None
+    size = data.get("size") if isinstance(data, dict) else None
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_TUS_NUMBER:
+        raise UploadRefused(400, "bad_request")
+    values = {k: v for k, v in data.items() if k in META_KEYS}
+    if not all(isinstance(v, str) and not has_unstorable(v) for v in values.values()):
+        raise UploadRefused(400, "bad_request")
+    return values, size
+
+
+async def batch_files(request: web.Request, timeout: float) -> AsyncIterator[BatchFile]:
+    """The files of a batch request, streamed: `meta` then `file`, per file, in order.
+
+    Whatever of a part its consumer left unread (a refused file) is read past, at the same
+    minimum pace; more than `BATCH_FILES` files refuse the whole request (413).
+    """
+    reader = await request.multipart()
+    count = 0
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name != "meta":
+            raise UploadRefused(400, "bad_request")
+        values, size = await _meta_part(part, timeout)
+        body = await reader.next()
+        if not isinstance(body, BodyPartReader) or body.name != "file":
+            raise UploadRefused(400, "bad_request")
+        count += 1
+        if count > BATCH_FILES:
+            raise UploadRefused(413, "batch_too_large")
+        read = functools.partial(body.read_chunk, READ_CHUNK)
+        yield BatchFile(file_meta(values), size, paced(read, timeout))
+        async for _ in paced(read, timeout):
+            pass
+
+
+@routes.post("/upload/{token}/batch")
+async def upload_batch(request: web.Request) -> web.Response:
+    """Many small files in one streamed multipart request; per file, kept or why not."""
+    case = await _open_case(request)
+    if isinstance(case, web.Response):
+        return case
+    lang = request.app[CATALOGS].resolve(case.language)
+    if request.content_type != "multipart/form-data":
+        return _json_error(request, 415, "unsupported_media", lang)
+    length = request.content_length
+    if length is None:
+        return _json_error(request, 411, "bad_request", lang)
+    if length > BATCH_BODY_BYTES:
+        return _json_error(request, 413, "batch_too_large", lang, Connection="close")
+    timeout = request.app[SETTINGS].body_read_timeout
+    receiver = BatchReceiver(request.app[UPLOADS])
+    try:
+        codes = await receiver.receive(case.id, batch_files(request, timeout), length)
+    except UploadRefused as refused:
+        return _json_error(request, refused.status, refused.code, lang, Connection="close")
+    except BodyError:
+        return _json_error(request, 408, "too_slow", lang, Connection="close")
+    except (OSError, ClientPayloadError, asyncio.IncompleteReadError, ValueError):
+        # Cut off or malformed: nothing of this batch was kept; the page sends it again.
+        return _json_error(request, 400, "bad_request", lang, Connection="close")
+    files = [{"ok": True} if code is None else
+             {"ok": False, "code": code, "error": _error_text(request, code, lang)}
+             for code in codes]
+    return web.json_response({"files": files}, headers={"Cache-Control": "no-store"})
 
 
 # ---------------------------------------------------------------- wiring

@@ -159,3 +159,52 @@ async def test_an_arabic_case_gets_its_upload_page_right_to_left(running: Runnin
         await page.locator("#files-input").set_input_files([str(_file("MR_small.dcm"))])
         await _wait_all_received(page, 1)
         await screenshot(page, "upload-phone-arabic")
+
+
+async def test_small_files_go_in_batches_a_cut_batch_is_sent_again_and_a_bad_file_fails_alone(
+    running: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of at most 5 files, so that twelve instances and two PDFs take several.
+    monkeypatch.setattr(upload_web, "BATCH_FILES", 5)
+    stack = write_study(tmp_path / "ct", instances=12).paths
+    lab = tmp_path / "Blood tests.pdf"
+    lab.write_bytes(pdf("lab"))
+    fake = tmp_path / "report.pdf"
+    fake.write_bytes(b"MZ" + bytes(300))  # a program, whatever its name says
+    seen = {"batches": 0, "files": 0, "cut": False}
+
+    async def cut_first_batch(route: Route) -> None:
+        seen["batches"] += 1
+        if not seen["cut"]:
+            seen["cut"] = True
+            await route.abort("connectionreset")
+            return
+        await route.continue_()
+
+    async def count_creations(route: Route) -> None:
+        seen["files"] += 1
+        await route.continue_()
+
+    async with open_browser() as browser:
+        page = await new_phone_page(browser, "en-GB")
+        await page.route("**/upload/*/batch", cut_first_batch)
+        await page.route("**/upload/*/files", count_creations)
+        await page.goto(running.link)
+        await page.locator("#files-input").set_input_files(
+            [*map(str, stack[:6]), str(fake), str(lab), *map(str, stack[6:])])
+        await expect(page.locator("#files .file--done")).to_have_count(13, timeout=30_000)
+        failed = page.locator("#files .file--failed")
+        await expect(failed).to_have_count(1)
+        await expect(failed).to_contain_text("report.pdf")
+        await expect(failed).to_contain_text("This type of file is not accepted")
+        await expect(page.locator("#notes")).to_contain_text("CT scan")
+        await screenshot(page, "upload-phone-batches")
+
+    assert seen["cut"] and seen["files"] == 0  # all small: no tus creation at all
+    assert seen["batches"] >= 1 + 3  # the cut one sent again, and 14 files in batches of 5
+    uploads = await rows(running.settings.database_url, UploadSession)
+    assert len(uploads) == 13 and {u.status for u in uploads} == {"complete"}
+    documents = await rows(running.settings.database_url, Document)
+    assert sorted(d.kind for d in documents) == ["imaging_dicom"] * 12 + ["lab_results"]
+    chat = texts(await running.family.replies(wait=5))
+    assert chat.count("Files received for your request") == 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Mapping
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import ClientResponse, ClientSession, web
+from aiohttp import ClientResponse, ClientSession, FormData, web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
@@ -111,6 +112,33 @@ def metadata(**values: str) -> str:
     )
 
 
+def batch_body(files: Sequence[tuple[bytes, Mapping[str, str]]]) -> FormData:
+    """The page's batch body: per file, a JSON `meta` part and the `file` part."""
+    form = FormData()
+    for data, meta in files:
+        form.add_field("meta", json.dumps({"size": len(data), **meta}),
+                       content_type="application/json")
+        form.add_field("file", data, filename="blob",
+                       content_type="application/octet-stream")
+    return form
+
+
+async def batch_bytes(files: Sequence[tuple[bytes, Mapping[str, str]]]) -> tuple[bytes, str]:
+    """A batch body as bytes, with its content type (boundary included), for raw requests."""
+    writer = batch_body(files)()
+
+    class Sink:
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        async def write(self, chunk: bytes) -> None:
+            self.data += chunk
+
+    sink = Sink()
+    await writer.write(sink)  # type: ignore[arg-type]
+    return bytes(sink.data), writer.content_type
+
+
 @dataclass
 class TusClient:
     """Speaks tus to one upload link."""
@@ -152,6 +180,10 @@ class TusClient:
             assert response.status == 204, await response.text()
             offset = int(response.headers["Upload-Offset"])
         return url
+
+    async def batch(self, files: Sequence[tuple[bytes, Mapping[str, str]]]) -> ClientResponse:
+        """Send small files in one batch request, as the page does (`meta` then `file`)."""
+        return await self.session.post(f"{self.link}/batch", data=batch_body(files))
 
     async def done(self) -> dict[str, Any]:
         """Tell the server the page's selection is finished (one chat summary)."""

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from bot.settings import Settings
 from storage.db import Database
-from storage.tables import InboundEvent, Message, UploadSession
+from storage.tables import Document, InboundEvent, Message, UploadSession
 from tests.e2e.test_inbox import seed_case
-from tests.e2e.upload_client import TUS, TusClient, link_for
+from tests.e2e.upload_client import TUS, TusClient, batch_bytes, link_for
 from tests.fakes.telegram_api import SECRET, TOKEN, FakeTelegram
 from tests.security.conftest import Start, count
 from tests.security.rawhttp import trickle
@@ -86,6 +86,27 @@ async def test_a_slow_but_steady_upload_piece_is_accepted(
         assert (await client.head(url)).headers["Upload-Offset"] == "5000"
     finally:
         await http.close()
+
+
+async def test_a_batch_of_files_that_trickles_in_is_cut_off_and_keeps_nothing(
+    start: Start, settings: Settings, db: Database
+) -> None:
+    base = await start(body_read_timeout=TIMEOUT)
+    await seed_case(settings.database_url)
+    link = await link_for(settings.database_url, base)
+    body, content_type = await batch_bytes([
+        (b"%PDF-1.4\n" + os.urandom(3000), {"filename": "first.pdf"}),
+        (b"%PDF-1.4\n" + os.urandom(3000), {"filename": "second.pdf"}),
+    ])
+    # The first file arrives whole, then the second trickles: neither may be kept.
+    status, took = await trickle(base, "POST", f"{link.removeprefix(base)}/batch", {
+        "Content-Type": content_type}, body, first=len(body) - 1000, every=0.3, piece=1)
+    assert status == 408
+    assert took < 2 * TIMEOUT + 2
+    assert await count(db, UploadSession) == 0
+    assert await count(db, Document) == 0
+    objects = settings.data_dir / "files" / "objects"
+    assert not objects.exists() or not [p for p in objects.rglob("*") if p.is_file()]
 
 
 async def test_a_whatsapp_webhook_body_that_stalls_is_cut_off(start: Start, db: Database) -> None:

@@ -1,8 +1,13 @@
 /* The family's upload page: many files, whole folders (CD/DVD exports) and ZIPs, sent with the
    tus 1.0.0 core protocol in pieces so that a cut connection only costs the current piece.
 
-   - Each file: POST (creation) -> PATCH pieces from the server's offset -> done. On a network
-     error, wait, ask HEAD for the committed offset and continue from there.
+   - Small files (those that would go in one piece anyway: most DICOM instances, PDFs,
+     photos) go in batches, many to one request (POST .../batch, per file a JSON "meta" part
+     and the "file" part), grouped by count and bytes. The server answers per file (kept, or
+     refused with its reason) only once the whole batch is on disk; a batch cut off is kept
+     nowhere and is sent again whole.
+   - Each larger file: POST (creation) -> PATCH pieces from the server's offset -> done. On a
+     network error, wait, ask HEAD for the committed offset and continue from there.
    - The upload URL is remembered (localStorage, by file name, size and date) so choosing the
      same file again after a reload continues instead of restarting.
    - Visible strings come from the server, translated (the JSON block "i18n"). */
@@ -14,6 +19,7 @@
   const BASE = config.base;
   const CHUNK = Number(config.chunk) || 8 * 1024 * 1024;
   const MAX_FILE = Number(config.max_file) || Infinity;
+  const BATCH = config.batch || null;
   const PARALLEL = 3;
   const MAX_FAILURES = 40;
   const STALL_MS = 90000;
@@ -175,7 +181,9 @@
     }
   }
 
-  function patch(url, offset, blob, onProgress) {
+  // One request with an upload progress callback and a stall watchdog (XHR: fetch reports no
+  // upload progress).
+  function sendWithProgress(method, url, headers, body, onProgress) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       let watchdog = 0;
@@ -189,22 +197,141 @@
         window.clearTimeout(watchdog);
         fn(value);
       };
-      xhr.open("PATCH", url);
-      xhr.setRequestHeader("Tus-Resumable", "1.0.0");
-      xhr.setRequestHeader("Upload-Offset", String(offset));
-      xhr.setRequestHeader("Content-Type", "application/offset+octet-stream");
+      xhr.open(method, url);
+      Object.entries(headers).forEach(([name, value]) => xhr.setRequestHeader(name, value));
       xhr.upload.onprogress = (event) => {
         arm();
-        onProgress(event.loaded);
+        onProgress(event.loaded, event.total);
       };
-      // Once the body is sent the server may be inspecting the file: no watchdog then.
+      // Once the body is sent the server may be inspecting the files: no watchdog then.
       xhr.upload.onload = () => window.clearTimeout(watchdog);
       xhr.onload = () => settle(resolve, xhr);
       xhr.onerror = () => settle(reject, new Error("network"));
       xhr.onabort = () => settle(reject, new Error("stalled"));
       arm();
-      xhr.send(blob);
+      xhr.send(body);
     });
+  }
+
+  function patch(url, offset, blob, onProgress) {
+    return sendWithProgress("PATCH", url, {
+      ...TUS,
+      "Upload-Offset": String(offset),
+      "Content-Type": "application/offset+octet-stream",
+    }, blob, onProgress);
+  }
+
+  function responseError(xhr) {
+    try {
+      return JSON.parse(xhr.responseText).error || t.error;
+    } catch (_error) {
+      return t.error;
+    }
+  }
+
+  // ---------------------------------------------------------------- batches of small files
+
+  function batchable(entry) {
+    return Boolean(BATCH) && entry.file.size > 0
+      && entry.file.size <= Math.min(Number(BATCH.file_bytes) || 0, CHUNK);
+  }
+
+  function batchForm(group) {
+    const form = new FormData();
+    for (const entry of group) {
+      form.append("meta", JSON.stringify({
+        size: entry.file.size,
+        filename: entry.file.name,
+        relativePath: entry.path,
+        filetype: entry.file.type || "",
+        item: entry.item || "",
+        batch: entry.batch,
+      }));
+      form.append("file", entry.file, "file");
+    }
+    return form;
+  }
+
+  function batchProgress(group, loaded, total) {
+    // The body is the files plus a little multipart framing: share what went out in order.
+    const bytes = group.reduce((sum, entry) => sum + entry.file.size, 0);
+    let left = total ? (loaded / total) * bytes : 0;
+    for (const entry of group) {
+      const sent = Math.min(entry.file.size, left);
+      left -= sent;
+      progress(entry, sent);
+      if (sent >= entry.file.size) setStatus(entry, t.checking);
+    }
+  }
+
+  // Resolves with the server's answer per file; a batch that fails as a whole (network,
+  // timeout) is sent again whole: the server kept nothing of it.
+  async function sendBatch(group) {
+    let failures = 0;
+    for (;;) {
+      try {
+        group.forEach((entry) => setStatus(entry, t.sending));
+        const xhr = await sendWithProgress("POST", `${BASE}/batch`, {}, batchForm(group),
+          (loaded, total) => batchProgress(group, loaded, total));
+        if (xhr.status === 200) {
+          const answer = JSON.parse(xhr.responseText);
+          if (answer && Array.isArray(answer.files) && answer.files.length === group.length) {
+            return answer.files;
+          }
+          throw new Error("batch answer does not match");
+        }
+        if (xhr.status === 507 || (xhr.status >= 400 && xhr.status < 500
+                                   && ![400, 408, 423, 429].includes(xhr.status))) {
+          throw new Fatal(responseError(xhr));
+        }
+        throw new Error(`batch answered ${xhr.status}`);
+      } catch (error) {
+        if (error instanceof Fatal) throw error;
+        failures += 1;
+        if (failures > MAX_FAILURES) throw new Fatal(t.error);
+        group.forEach((entry) => {
+          setStatus(entry, t.paused);
+          progress(entry, 0);
+        });
+        await pause(backoff(failures));
+      }
+    }
+  }
+
+  async function runBatch(group) {
+    group.forEach((entry) => {
+      entry.state = "sending";
+    });
+    state.active += 1;
+    try {
+      const answers = await sendBatch(group);
+      answers.forEach((answer, index) => {
+        if (answer.ok) succeed(group[index]);
+        else fail(group[index], answer.error || t.error);
+      });
+      scheduleStatus();
+    } catch (error) {
+      const message = error instanceof Fatal ? error.message : t.error;
+      group.forEach((entry) => fail(entry, message));
+    } finally {
+      state.active -= 1;
+      updateOverall();
+      pump();
+    }
+  }
+
+  function nextBatch(waiting) {
+    const group = [];
+    let bytes = 0;
+    for (const entry of waiting) {
+      if (!batchable(entry)) continue;
+      if (group.length >= BATCH.files || (group.length && bytes + entry.file.size > BATCH.bytes)) {
+        break;
+      }
+      group.push(entry);
+      bytes += entry.file.size;
+    }
+    return group;
   }
 
   function fingerprint(entry) {
@@ -250,12 +377,7 @@
         const full = xhr.status === 507;  // kept for a later resume, with the server's words
         if (full || (xhr.status >= 400 && xhr.status < 500
                      && ![408, 423, 429].includes(xhr.status))) {
-          let message = t.error;
-          try {
-            message = JSON.parse(xhr.responseText).error || t.error;
-          } catch (_error) {
-            // keep the generic text
-          }
+          const message = responseError(xhr);
           if (xhr.status !== 400 && !full) storage.set(key, null);
           if (xhr.status === 400) throw new Error("bad request, retry from HEAD");
           throw new Fatal(message);
@@ -391,9 +513,10 @@
 
   function pump() {
     while (state.active < PARALLEL) {
-      const next = state.entries.find((entry) => entry.state === "waiting");
-      if (!next) break;
-      run(next);
+      const waiting = state.entries.filter((entry) => entry.state === "waiting");
+      if (!waiting.length) break;
+      if (batchable(waiting[0])) runBatch(nextBatch(waiting));
+      else run(waiting[0]);
     }
     if (!state.active && !state.entries.some((entry) => entry.state === "waiting")) batchFinished();
   }
