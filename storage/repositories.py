@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, select, update
+from sqlalchemy import and_, bindparam, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -163,6 +163,33 @@ def add_outbox(
     )
     session.add(item)
     return item
+
+
+_INSERT_MESSAGE = insert(Message).returning(Message)
+_INSERT_OUTBOX = insert(OutboxItem.__table__)
+
+
+async def queue_reply(
+    session: AsyncSession, contact: Contact, *, author: str, text: str,
+    case_id: int | None = None, options: list[dict[str, str]] | None = None,
+    multiple: bool = False, coordinator_id: int | None = None, payload: dict[str, Any],
+    now: datetime,
+) -> Message:
+    """An outgoing transcript line and its delivery row: two prepared INSERTs, no flush of
+    the unit of work (the reply writer's hot path)."""
+    if contact.id is None:
+        await session.flush()
+    message = (await session.scalars(_INSERT_MESSAGE, [{
+        "contact_id": contact.id, "case_id": case_id, "direction": "out", "author": author,
+        "text": text, "options": options or [], "multiple": multiple, "attachments": 0,
+        "coordinator_id": coordinator_id, "created_at": now,
+    }])).one()
+    await session.execute(_INSERT_OUTBOX, {
+        "contact_id": contact.id, "message_id": message.id, "channel": contact.channel,
+        "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
+        "created_at": now,
+    })
+    return message
 
 
 async def claim_due_outbox(
