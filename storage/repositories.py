@@ -7,8 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -60,30 +58,6 @@ async def get_or_create_contact(
     except IntegrityError:
         contact = (await session.execute(query)).scalar_one()
     return contact
-
-
-async def store_inbound(
-    session: AsyncSession, contact: Contact, channel: str, provider_key: str,
-    payload: dict[str, Any], now: datetime,
-) -> tuple[InboundEvent, bool]:
-    """Record a provider event once; a repeated delivery returns the stored one, not new."""
-    values = {"channel": channel, "provider_key": provider_key, "contact_id": contact.id,
-              "payload": payload, "received_at": now, "attempts": 0}
-    # INSERT … ON CONFLICT DO NOTHING: one statement, no savepoint, on both databases.
-    dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    inserted = await session.scalar(
-        dialect_insert(InboundEvent).values(**values)
-        .on_conflict_do_nothing(index_elements=["channel", "provider_key"])
-        .returning(InboundEvent.id)
-    )
-    query = select(InboundEvent).where(
-        InboundEvent.channel == channel, InboundEvent.provider_key == provider_key
-    )
-    event = (await session.execute(query)).scalar_one()
-    if inserted is None:
-        return event, False
-    contact.last_inbound_at = now
-    return event, True
 
 
 _LOCK_CONTACT = select(Contact).where(Contact.id == bindparam("contact_id"))
