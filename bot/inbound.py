@@ -7,17 +7,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Inbound
 from bot.clock import Clock
 from bot.handlers.intake import IntakeHandler
 from bot.metrics import metrics
 from intake.prompts import Prompt
+from storage import receipts
 from storage import repositories as repo
 from storage.db import Database
 from storage.files import FileStore
-from storage.tables import Contact, InboundEvent, Message
+from storage.tables import Contact, InboundEvent
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -55,48 +56,51 @@ class InboundProcessor:
         self._again: set[int] = set()
 
     async def receive(self, inbound: Inbound) -> Receipt:
-        """Store the event and its transcript line; a repeated provider key changes nothing."""
+        """Store the event and its transcript line; a repeated provider key changes nothing.
+
+        The new-event case is written first and rolled back if the key turns out to be
+        stored already: repeats are rare, and the common case then costs no extra look-up.
+        """
         now = self.clock()
         async with UnitOfWork(self.db) as uow:
             session = uow.session
-            contact = await repo.get_or_create_contact(
+            contact_id = await receipts.touch_contact(
                 session, inbound.channel, inbound.external_id,
-                display_name=inbound.display_name, locale_hint=inbound.language_hint,
+                display_name=inbound.display_name, locale_hint=inbound.language_hint, now=now,
             )
-            await session.flush()
-            event, created = await repo.store_inbound(
-                session, contact, inbound.channel, inbound.provider_key, inbound.to_payload(),
-                now,
+            message_id = None
+            if not inbound.start:
+                line = await self._transcript_text(session, contact_id, inbound)
+                message_id = await receipts.add_inbound_message(
+                    session, contact_id, line, len(inbound.attachments), now)
+            event_id = await receipts.insert_event(
+                session, channel=inbound.channel, provider_key=inbound.provider_key,
+                contact_id=contact_id, message_id=message_id, payload=inbound.to_payload(),
+                now=now,
             )
-            message_id = event.message_id
-            if created and not inbound.start:
-                line = await self._transcript_text(session, contact.id, inbound)
-                message = repo.add_message(
-                    session, contact, direction="in", author="family", text=line,
-                    attachments=len(inbound.attachments), now=now,
-                )
-                await session.flush()
-                event.message_id = message_id = message.id
-            await uow.commit()
-            receipt = Receipt(event.id, contact.id, message_id, created)
-        metrics().inbound_received.labels(inbound.channel, "no" if created else "yes").inc()
-        if created:
+            if event_id is not None:
+                await uow.commit()
+        if event_id is None:  # a repeated delivery: rolled back above, answered as stored
+            async with UnitOfWork(self.db, write=False) as uow:
+                stored = await receipts.find_event(
+                    uow.session, inbound.channel, inbound.provider_key)
+            receipt = Receipt(stored.event_id, stored.contact_id, stored.message_id, False)
+        else:
+            receipt = Receipt(event_id, contact_id, message_id, True)
+        metrics().inbound_received.labels(
+            inbound.channel, "yes" if event_id is None else "no").inc()
+        if receipt.created:
             self.submit(receipt.contact_id)
         return receipt
 
-    async def _transcript_text(self, session: object, contact_id: int, inbound: Inbound) -> str:
+    async def _transcript_text(
+        self, session: AsyncSession, contact_id: int, inbound: Inbound
+    ) -> str:
         """A tapped button is shown with its label, as the family saw it."""
         keys = [inbound.choice] if inbound.choice else list(inbound.choices or [])
         if not keys:
             return inbound.text or ""
-        query = (
-            select(Message.options)
-            .where(Message.contact_id == contact_id, Message.direction == "out")
-            .order_by(Message.id.desc())
-            .limit(1)
-        )
-        options = (await session.execute(query)).scalar_one_or_none() or []  # type: ignore[attr-defined]
-        labels = {o["key"]: o["label"] for o in options}
+        labels = {o["key"]: o["label"] for o in await receipts.last_options(session, contact_id)}
         return ", ".join(labels.get(key, key) for key in keys)
 
     def submit(self, contact_id: int) -> None:
@@ -125,12 +129,23 @@ class InboundProcessor:
         """Process every pending event of a contact, oldest first. Returns how many."""
         done = 0
         async with self.db.contact_lock(contact_id):
-            while await self.process_next(contact_id):
-                done += 1
-        return done
+            while True:
+                processed, more = await self._process_one(contact_id)
+                done += processed
+                if not (processed and more):
+                    return done
 
     async def process_next(self, contact_id: int) -> bool:
         """Process the oldest pending event of a contact in one transaction."""
+        processed, _ = await self._process_one(contact_id)
+        return processed
+
+    async def _process_one(self, contact_id: int) -> tuple[bool, bool]:
+        """Process the oldest pending event; returns whether it was processed and whether
+        another one was already waiting (so the caller need not open a transaction to ask).
+
+        An event that arrives later is submitted by its own receipt, and `_drain` runs again.
+        """
         now = self.clock()
         failed: tuple[int, str] | None = None
         erased_keys: list[str] = []
@@ -139,15 +154,14 @@ class InboundProcessor:
             session = uow.session
             contact = await repo.lock_contact(session, contact_id)
             if contact is None:
-                return False
-            event = await repo.next_pending_event(session, contact_id)
+                return False, False
+            event, more = await repo.next_pending_event(session, contact_id)
             if event is None:
-                return False
+                return False, False
             try:
                 inbound = Inbound.from_payload(event.payload)
-                async with session.begin_nested():
-                    erased_keys = await self.handler.handle(session, contact, event, inbound,
-                                                            now)
+                # No savepoint: on an error nothing of this transaction is committed.
+                erased_keys = await self.handler.handle(session, contact, event, inbound, now)
             except Exception as error:
                 erased_keys = []  # the erasure, if any, was rolled back with the rest
                 failed = (event.id, type(error).__name__)
@@ -166,10 +180,10 @@ class InboundProcessor:
             # up every attempt on a passing fault.
             await self._record_failure(*failed)
             self.on_committed()
-            return False
+            return False, False
         await self._after_commit(contact_id, attachments, erased_keys)
         self.on_committed()
-        return True
+        return True, more
 
     async def _after_commit(
         self, contact_id: int, attachments_event: int | None, erased_keys: list[str]

@@ -52,16 +52,11 @@ class ReplyWriter:
         for rendered in rendered_all:
             options = [{"key": o.key, "label": o.label} for o in rendered.options]
             text = await self._stored(session, contact, rendered.text)
-            message = repo.add_message(
-                session, contact, direction="out", author="bot", text=text,
-                case_id=case_id, options=options, multiple=rendered.multiple, now=now,
-            )
-            await session.flush()
-            repo.add_outbox(
-                session, contact, message,
-                {"text": text, "options": options, "multiple": rendered.multiple,
-                 "locale": lang, "extra": extra or {}},
-                now,
+            message = await repo.queue_reply(
+                session, contact, author="bot", text=text, case_id=case_id, options=options,
+                multiple=rendered.multiple, now=now,
+                payload={"text": text, "options": options, "multiple": rendered.multiple,
+                         "locale": lang, "extra": extra or {}},
             )
             written.append(message)
         return written
@@ -72,14 +67,11 @@ class ReplyWriter:
     ) -> Message:
         """Queue an already written text (a coordinator's reply)."""
         text = await self._stored(session, contact, text)
-        message = repo.add_message(
-            session, contact, direction="out", author=author, text=text, case_id=case_id,
+        return await repo.queue_reply(
+            session, contact, author=author, text=text, case_id=case_id,
             coordinator_id=coordinator_id, now=now,
+            payload={"text": text, "options": [], "multiple": False, "locale": lang},
         )
-        await session.flush()
-        repo.add_outbox(session, contact, message,
-                        {"text": text, "options": [], "multiple": False, "locale": lang}, now)
-        return message
 
 
 def merge_turn(rendered: list[RenderedPrompt], max_length: int) -> list[RenderedPrompt]:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Generic, TypeAlias, TypeVar
 
 import phonenumbers
@@ -70,14 +70,23 @@ def _arabic_variants(words: str) -> set[str]:
     return {words, " ".join(bare)}
 
 
-def _labels(options: Options) -> list[tuple[str, set[str]]]:
+def _labels(options: Options) -> tuple[tuple[str, frozenset[str]], ...]:
+    return _folded_labels(tuple((key, tuple(labels)) for key, labels in options))
+
+
+@lru_cache(maxsize=2048)
+def _folded_labels(
+    options: tuple[tuple[str, tuple[str, ...]], ...],
+) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Each option's folded forms; the same few option lists come back with every answer,
+    so they are folded once, not once per message."""
     indexed = []
     for key, labels in options:
         forms = {fold_words(key)}
         for label in labels:
             forms |= _arabic_variants(fold_words(label))
-        indexed.append((key, {form for form in forms if form}))
-    return indexed
+        indexed.append((key, frozenset(form for form in forms if form)))
+    return tuple(indexed)
 
 
 def _contains_words(haystack: str, needle: str) -> bool:

@@ -6,9 +6,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -62,47 +60,34 @@ async def get_or_create_contact(
     return contact
 
 
-async def store_inbound(
-    session: AsyncSession, contact: Contact, channel: str, provider_key: str,
-    payload: dict[str, Any], now: datetime,
-) -> tuple[InboundEvent, bool]:
-    """Record a provider event once; a repeated delivery returns the stored one, not new."""
-    values = {"channel": channel, "provider_key": provider_key, "contact_id": contact.id,
-              "payload": payload, "received_at": now, "attempts": 0}
-    # INSERT … ON CONFLICT DO NOTHING: one statement, no savepoint, on both databases.
-    dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    inserted = await session.scalar(
-        dialect_insert(InboundEvent).values(**values)
-        .on_conflict_do_nothing(index_elements=["channel", "provider_key"])
-        .returning(InboundEvent.id)
-    )
-    query = select(InboundEvent).where(
-        InboundEvent.channel == channel, InboundEvent.provider_key == provider_key
-    )
-    event = (await session.execute(query)).scalar_one()
-    if inserted is None:
-        return event, False
-    contact.last_inbound_at = now
-    return event, True
+_LOCK_CONTACT = select(Contact).where(Contact.id == bindparam("contact_id"))
+_PENDING_EVENTS = (
+    select(InboundEvent)
+    .where(InboundEvent.contact_id == bindparam("contact_id"),
+           InboundEvent.processed_at.is_(None))
+    .order_by(InboundEvent.id)
+    .limit(2)
+)
+_CONVERSATION = (
+    select(ConversationRow, Case)
+    .outerjoin(Case, Case.id == ConversationRow.case_id)
+    .where(ConversationRow.contact_id == bindparam("contact_id"))
+)
 
 
 async def lock_contact(session: AsyncSession, contact_id: int) -> Contact | None:
     """Load a contact holding its row lock (PostgreSQL) so its events run one at a time."""
-    query = select(Contact).where(Contact.id == contact_id)
-    if _for_update(session):
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
+    query = _LOCK_CONTACT.with_for_update() if _for_update(session) else _LOCK_CONTACT
+    return (await session.execute(query, {"contact_id": contact_id})).scalar_one_or_none()
 
 
-async def next_pending_event(session: AsyncSession, contact_id: int) -> InboundEvent | None:
-    """The oldest unprocessed event of a contact."""
-    query = (
-        select(InboundEvent)
-        .where(InboundEvent.contact_id == contact_id, InboundEvent.processed_at.is_(None))
-        .order_by(InboundEvent.id)
-        .limit(1)
-    )
-    return (await session.execute(query)).scalar_one_or_none()
+async def next_pending_event(
+    session: AsyncSession, contact_id: int
+) -> tuple[InboundEvent | None, bool]:
+    """The oldest unprocessed event of a contact, and whether another one waits after it."""
+    events = list((await session.execute(
+        _PENDING_EVENTS, {"contact_id": contact_id})).scalars())
+    return (events[0] if events else None), len(events) > 1
 
 
 async def contacts_with_pending_events(session: AsyncSession, limit: int = 100) -> list[int]:
@@ -117,9 +102,12 @@ async def contacts_with_pending_events(session: AsyncSession, limit: int = 100) 
     return list((await session.execute(query)).scalars())
 
 
-async def load_conversation(session: AsyncSession, contact_id: int) -> ConversationRow | None:
-    """The stored engine state of a contact."""
-    return await session.get(ConversationRow, contact_id)
+async def load_conversation(
+    session: AsyncSession, contact_id: int
+) -> tuple[ConversationRow | None, Case | None]:
+    """The stored engine state of a contact and the case it is filling, in one round trip."""
+    row = (await session.execute(_CONVERSATION, {"contact_id": contact_id})).first()
+    return (None, None) if row is None else (row[0], row[1])
 
 
 def add_message(
@@ -151,6 +139,33 @@ def add_outbox(
     return item
 
 
+_INSERT_MESSAGE = insert(Message).returning(Message)
+_INSERT_OUTBOX = insert(OutboxItem.__table__)
+
+
+async def queue_reply(
+    session: AsyncSession, contact: Contact, *, author: str, text: str,
+    case_id: int | None = None, options: list[dict[str, str]] | None = None,
+    multiple: bool = False, coordinator_id: int | None = None, payload: dict[str, Any],
+    now: datetime,
+) -> Message:
+    """An outgoing transcript line and its delivery row: two prepared INSERTs, no flush of
+    the unit of work (the reply writer's hot path)."""
+    if contact.id is None:
+        await session.flush()
+    message = (await session.scalars(_INSERT_MESSAGE, [{
+        "contact_id": contact.id, "case_id": case_id, "direction": "out", "author": author,
+        "text": text, "options": options or [], "multiple": multiple, "attachments": 0,
+        "coordinator_id": coordinator_id, "created_at": now,
+    }])).one()
+    await session.execute(_INSERT_OUTBOX, {
+        "contact_id": contact.id, "message_id": message.id, "channel": contact.channel,
+        "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
+        "created_at": now,
+    })
+    return message
+
+
 async def claim_due_outbox(
     session: AsyncSession, now: datetime, limit: int = 50
 ) -> list[OutboxItem]:
@@ -163,20 +178,23 @@ async def claim_due_outbox(
             earlier.status.in_(("pending", "sending")),
         )
     )
-    query = (
-        select(OutboxItem)
+    due = (
+        select(OutboxItem.id)
         .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now, ~blocked)
         .order_by(OutboxItem.id)
         .limit(limit)
     )
     if _for_update(session):
-        query = query.with_for_update(skip_locked=True, of=OutboxItem)
-    items = list((await session.execute(query)).scalars())
-    for item in items:
-        item.status = "sending"
-        item.claimed_at = now
-        item.attempts += 1
-    return items
+        due = due.with_for_update(skip_locked=True, of=OutboxItem)
+    # Select and mark in one statement: one round trip, and no flush of loaded rows.
+    claim = (
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(due.scalar_subquery()))
+        .values(status="sending", claimed_at=now, attempts=OutboxItem.attempts + 1)
+        .returning(OutboxItem)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted((await session.scalars(claim)).all(), key=lambda item: item.id)
 
 
 async def release_stale_claims(session: AsyncSession, older_than: datetime) -> int:

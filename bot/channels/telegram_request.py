@@ -7,11 +7,15 @@ anyio cost several milliseconds of CPU per call, the largest item of the whole r
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+FORM_URLENCODED = "application/x-www-form-urlencoded"
 
 
 class AiohttpRequest(BaseRequest):
@@ -68,7 +72,7 @@ class AiohttpRequest(BaseRequest):
         total = None if read is None else read + (write or 0) + (connect or 0) + (pool or 0)
         timeout = aiohttp.ClientTimeout(total=total, connect=pool, sock_connect=connect,
                                         sock_read=read)
-        body: aiohttp.FormData | dict[str, str] | None = None
+        body: aiohttp.FormData | aiohttp.BytesPayload | None = None
         if request_data is not None:
             if request_data.contains_files:
                 form = aiohttp.FormData()
@@ -80,7 +84,11 @@ class AiohttpRequest(BaseRequest):
                     form.add_field(name, content, filename=filename, content_type=mimetype)
                 body = form
             else:
-                body = request_data.json_parameters
+                # The bytes aiohttp's FormData would send, without its per-field checks (a
+                # measurable share of each reply's CPU).
+                body = aiohttp.BytesPayload(
+                    urlencode(request_data.json_parameters, doseq=True).encode(),
+                    content_type=FORM_URLENCODED)
         try:
             async with self._session.request(method, url, data=body, timeout=timeout) as reply:
                 return reply.status, await reply.read()

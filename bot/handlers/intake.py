@@ -70,8 +70,7 @@ class IntakeHandler:
         """Apply one family message: engine, events, replies. Returns the file-store keys
         to delete once the transaction has committed (an erasure)."""
         erased: list[str] = []
-        row = await repo.load_conversation(session, contact.id)
-        case = await session.get(Case, row.case_id) if row is not None and row.case_id else None
+        row, case = await repo.load_conversation(session, contact.id)
         ctx = Context(today=now.astimezone(self.tz).date(), translate=self.renderer.text,
                       follow_up_until=await self._follow_up_until(session, case))
         message = UserInput(
