@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import settings as hypothesis_settings
 
 from bot.app import create_app
 from bot.settings import Settings
 from tests.databases import PostgresFactory, SqliteFactory, backend, postgres_reachable
 from tests.factories import make_settings
+
+# Property tests check behaviour, not speed (speed is the benchmarks' job): no per-example
+# deadline, which a busy machine or parallel test workers would turn into false failures.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
 
 
 @pytest.fixture(scope="session")
