@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web, web_response
@@ -166,7 +167,10 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     wakeups.subscribe(WEBCHAT, lambda payload: _wake_webchat(app[WEBCHAT_CHANNEL], payload))
     dispatcher = OutboxDispatcher(database, channels, clock, settings.outbox_poll_seconds,
                                   sealer=sealer, wakeups=wakeups,
-                                  safety_seconds=settings.wakeup_safety_seconds)
+                                  safety_seconds=settings.wakeup_safety_seconds,
+                                  stale_claim=timedelta(
+                                      seconds=settings.outbox_stale_claim_seconds),
+                                  record_in_thread=not database.is_sqlite)
     handler = IntakeHandler(app[RENDERER], ReplyWriter(app[RENDERER], channels, sealer),
                             settings.timezone, settings.base_url)
     processor = InboundProcessor(

@@ -9,11 +9,12 @@ import random
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from bot.channels.base import Channel, ChannelError, Outbound, OutOption, SendResult
 from bot.clock import Clock
 from bot.metrics import metrics
+from bot.outbox_recorder import Batch, Claimed, LoopRecorder, Recorder, ThreadRecorder
 from bot.upload_links import open_links
 from bot.wakeups import OUTBOX, Wakeups
 from storage import repositories as repo
@@ -23,6 +24,7 @@ from storage.tables import Contact, OutboxItem
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
+OUTBOX_TABLE = OutboxItem.__table__
 
 MAX_ATTEMPTS = 10
 MAX_BACKOFF_SECONDS = 600.0
@@ -64,7 +66,8 @@ class OutboxDispatcher:
         self, db: Database, channels: Mapping[str, Channel], clock: Clock,
         poll_seconds: float = 0.5, sealer: Sealer | None = None, *,
         wakeups: Wakeups | None = None, safety_seconds: float = 30.0,
-        max_in_flight: int = MAX_IN_FLIGHT,
+        max_in_flight: int = MAX_IN_FLIGHT, stale_claim: timedelta = STALE_CLAIM,
+        record_in_thread: bool = False,
     ) -> None:
         self.db = db
         self.sealer = sealer  # opens the upload tokens sealed in stored replies
@@ -74,13 +77,16 @@ class OutboxDispatcher:
         self.safety_seconds = safety_seconds  # the re-read while they are: only a net
         self.wakeups = wakeups or Wakeups()
         self.max_in_flight = max_in_flight
+        self.stale_claim = stale_claim
+        # Looked for several times per stale period, at least every RELEASE_EVERY_SECONDS.
+        self.release_every = min(RELEASE_EVERY_SECONDS, stale_claim.total_seconds() / 4)
+        self.record_in_thread = record_in_thread
         self._wake = asyncio.Event()
         self._rescheduled = asyncio.Event()
-        self._completed = asyncio.Event()
         self._stopping = False
         self._next_due: datetime | None = None
         self._unrecorded = 0  # claimed, not yet recorded: bounds the sends in flight
-        self._done: list[tuple[OutboxItem, SendResult | ChannelError]] = []
+        self._recorder: Recorder | None = None
         self._sends: set[asyncio.Task[None]] = set()
         self.wakeups.subscribe(OUTBOX, lambda _payload: self.wake())
 
@@ -91,11 +97,14 @@ class OutboxDispatcher:
     async def run(self) -> None:
         """Deliver until stopped."""
         loop = asyncio.get_running_loop()
-        last_release = -STALE_CLAIM.total_seconds()
-        recorder = asyncio.create_task(self._record_forever(), name="outbox-recorder")
+        last_release = -self.stale_claim.total_seconds()
+        recorder: Recorder = (ThreadRecorder(self) if self.record_in_thread
+                              else LoopRecorder(self))
+        await recorder.start()
+        self._recorder = recorder
         try:
             while not self._stopping:
-                if loop.time() - last_release > RELEASE_EVERY_SECONDS:
+                if loop.time() - last_release > self.release_every:
                     # Rows a crashed worker (or a failed record) left 'sending' would block
                     # their chat for ever: put them back regularly, not only at start-up.
                     try:
@@ -142,12 +151,13 @@ class OutboxDispatcher:
     def _timeout(self, until_due: bool = True) -> float:
         """Seconds until this loop must look again without being told."""
         net = self.safety_seconds if self.wakeups.live else self.poll_seconds
+        net = min(net, self.release_every)
         if self._next_due is None or not until_due:
             return net
         until = (self._next_due - self.clock()).total_seconds()
         return max(0.001, min(net, until))
 
-    async def _finish(self, recorder: asyncio.Task[None]) -> None:
+    async def _finish(self, recorder: Recorder) -> None:
         """Let the sends in flight return and their results be recorded."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 10
@@ -155,9 +165,7 @@ class OutboxDispatcher:
             if self._sends:
                 await asyncio.wait(self._sends, timeout=deadline - loop.time())
             await asyncio.sleep(0.01)
-        recorder.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await recorder
+        await recorder.close()
 
     def _start_sends(self, items: list[OutboxItem], contacts: dict[int, Contact]) -> None:
         for item in items:
@@ -170,35 +178,27 @@ class OutboxDispatcher:
         self, item: OutboxItem, contacts: dict[int, Contact]
     ) -> None:
         result = await self._send(item, contacts.get(item.contact_id))
-        self._done.append((item, result))
-        self._completed.set()
+        assert self._recorder is not None
+        self._recorder.submit(item, result)
 
-    async def _record_forever(self) -> None:
-        """Record completed sends as they come: everything that completed while the last
-        commit ran goes into the next one."""
-        while True:
-            await self._completed.wait()
-            self._completed.clear()
-            batch, self._done = self._done, []
-            if not batch:
-                continue
-            free = 0 if self._stopping else self.max_in_flight - self._unrecorded + len(batch)
-            try:
-                items, contacts = await self._record_batch(batch, claim=free)
-            except asyncio.CancelledError:
-                self._done[:0] = batch
-                raise
-            except Exception:
-                # Kept for the next attempt; should the process die first, the rows stay
-                # 'sending' and the stale-claim release sends them again (at least once).
-                log.exception("outbox record failed")
-                self._done[:0] = batch
-                await asyncio.sleep(0.5)
-                self._completed.set()
-                continue
-            self._unrecorded -= len(batch)
-            self._start_sends(items, contacts)
-            self._rescheduled.set()
+    def claim_room(self, recording: int) -> int:
+        """How many rows the recorder may claim along with `recording` results."""
+        return 0 if self._stopping else self.max_in_flight - self._unrecorded + recording
+
+    def recorded(self, batch: Batch, claimed: Claimed) -> None:
+        """In the dispatcher's loop, once a batch is committed: free its slots, start the
+        sends claimed with it, wake the pages waiting for these replies."""
+        self._unrecorded -= len(batch)
+        self._start_sends(*claimed)
+        self._delivered(batch)
+        self._rescheduled.set()
+
+    def _delivered(self, batch: Batch) -> None:
+        for item, result in batch:
+            # After the commit: a page woken now finds the reply marked delivered.
+            delivered = getattr(self.channels.get(item.channel), "delivered", None)
+            if isinstance(result, SendResult) and delivered is not None:
+                delivered(item.contact_id)
 
     async def stop(self, task: asyncio.Task[None], timeout: float = 10.0) -> None:
         """Finish the sends in flight (sent messages get recorded), then stop."""
@@ -214,7 +214,8 @@ class OutboxDispatcher:
     async def release_stale(self) -> None:
         """Requeue rows a crashed process left half-sent."""
         async with UnitOfWork(self.db) as uow:
-            count = await repo.release_stale_claims(uow.session, self.clock() - STALE_CLAIM)
+            count = await repo.release_stale_claims(uow.session,
+                                                    self.clock() - self.stale_claim)
             await uow.commit()
         if count:
             log.info("outbox requeued stale claims", extra={"count": count})
@@ -227,7 +228,9 @@ class OutboxDispatcher:
                  for item in items}
         while sends:
             done, _ = await asyncio.wait(sends, return_when=asyncio.FIRST_COMPLETED)
-            await self._record_batch([(sends.pop(task), task.result()) for task in done])
+            batch = [(sends.pop(task), task.result()) for task in done]
+            await self.record_batch(self.db, batch)
+            self._delivered(batch)
         return len(items)
 
     async def _claim(self, limit: int = BATCH) -> tuple[list[OutboxItem], dict[int, Contact]]:
@@ -255,46 +258,48 @@ class OutboxDispatcher:
                 .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at > now))
         return items, contacts
 
-    async def _record_batch(
-        self, batch: list[tuple[OutboxItem, SendResult | ChannelError]], claim: int = 0
-    ) -> tuple[list[OutboxItem], dict[int, Contact]]:
-        """Record these results in one transaction; with `claim`, also claim that many
-        due rows (the chats just freed among them)."""
-        claimed: tuple[list[OutboxItem], dict[int, Contact]] = ([], {})
-        async with UnitOfWork(self.db) as uow:
+    async def record_batch(self, db: Database, batch: Batch, claim: int = 0) -> Claimed:
+        """Record these results in one short transaction, then, with `claim`, claim that
+        many due rows (the chats just freed among them). `db` is the recorder's handle.
+
+        Successful sends, nearly all of them, are recorded by primary key in one statement
+        (and their chats' spacing in one more), without reading the rows first: fewer round
+        trips before the commit is a shorter window in which a crash repeats a send."""
+        async with UnitOfWork(db, urgent=True) as uow:
             now = self.clock()
-            query = select(OutboxItem).where(OutboxItem.id.in_([item.id for item, _ in batch]))
-            rows = {row.id: row for row in (await uow.session.execute(query)).scalars()}
-            for item, result in batch:
-                row = rows.get(item.id)
-                if row is None:  # erased meanwhile
-                    continue
-                await self._record(uow, row, result, now)
-            if claim > 0:
-                await uow.session.flush()
-                claimed = await self._claim_in(uow, claim)
+            sent = [(item, result) for item, result in batch if isinstance(result, SendResult)]
+            if sent:
+                await uow.session.execute(
+                    update(OUTBOX_TABLE).where(OUTBOX_TABLE.c.id == bindparam("row"))
+                    .values(status="sent", sent_at=now, last_error=None,
+                            provider_message_id=bindparam("message")),
+                    [{"row": item.id, "message": result.provider_message_id}
+                     for item, result in sent if isinstance(result, SendResult)])
+                await self._space_next(uow, [item for item, _ in sent], now)
+                for item, _ in sent:
+                    metrics().outbox_sent.labels(item.channel).inc()
+            failed = [item.id for item, result in batch if not isinstance(result, SendResult)]
+            if failed:
+                query = select(OutboxItem).where(OutboxItem.id.in_(failed))
+                rows = {row.id: row for row in (await uow.session.execute(query)).scalars()}
+                for item, result in batch:
+                    row = rows.get(item.id)  # None: erased meanwhile
+                    if row is not None and isinstance(result, ChannelError):
+                        await self._record(uow, row, result, now)
             await uow.commit()
-        for item, result in batch:
-            # After the commit: a page woken now finds the reply marked delivered.
-            delivered = getattr(self.channels.get(item.channel), "delivered", None)
-            if isinstance(result, SendResult) and delivered is not None:
-                delivered(item.contact_id)
+        if claim <= 0:
+            return [], {}
+        async with UnitOfWork(db) as uow:
+            claimed = await self._claim_in(uow, claim)
+            await uow.commit()
         return claimed
 
     async def _record(
-        self, uow: UnitOfWork, row: OutboxItem, result: SendResult | ChannelError,
-        now: datetime,
+        self, uow: UnitOfWork, row: OutboxItem, result: ChannelError, now: datetime,
     ) -> None:
-        if not isinstance(result, SendResult):
-            metrics().provider_errors.labels(row.channel, error_code(result)).inc()
-        if isinstance(result, SendResult):
-            metrics().outbox_sent.labels(row.channel).inc()
-            row.status = "sent"
-            row.sent_at = now
-            row.provider_message_id = result.provider_message_id
-            row.last_error = None
-            await self._space_next(uow, row, now)
-        elif result.hold:
+        """A failed send: held, given up, or retried after a backoff."""
+        metrics().provider_errors.labels(row.channel, error_code(result)).inc()
+        if result.hold:
             # Kept for coordinators (e.g. outside WhatsApp's window), never dropped.
             row.status = "held"
             row.last_error = result.reason[:200]
@@ -312,17 +317,25 @@ class OutboxDispatcher:
             delay = backoff_seconds(row.attempts, result.retry_after)
             row.next_attempt_at = now + timedelta(seconds=delay)
 
-    async def _space_next(self, uow: UnitOfWork, row: OutboxItem, now: datetime) -> None:
-        """Respect the channel's per-chat rate: the contact's next message waits its turn."""
-        channel = self.channels.get(row.channel)
-        interval = getattr(channel, "per_chat_interval", 0.0)
-        if not interval:
+    async def _space_next(
+        self, uow: UnitOfWork, items: list[OutboxItem], now: datetime
+    ) -> None:
+        """Respect the channel's per-chat rate: each contact's next message waits its turn."""
+        spaced = []
+        for item in items:
+            interval = getattr(self.channels.get(item.channel), "per_chat_interval", 0.0)
+            if interval:
+                spaced.append({"contact": item.contact_id,
+                               "until": now + timedelta(seconds=interval)})
+        if not spaced:
             return
         await uow.session.execute(
-            update(OutboxItem)
-            .where(OutboxItem.contact_id == row.contact_id, OutboxItem.status == "pending",
-                   OutboxItem.next_attempt_at < now + timedelta(seconds=interval))
-            .values(next_attempt_at=now + timedelta(seconds=interval))
+            update(OUTBOX_TABLE)
+            .where(OUTBOX_TABLE.c.contact_id == bindparam("contact"),
+                   OUTBOX_TABLE.c.status == "pending",
+                   OUTBOX_TABLE.c.next_attempt_at < bindparam("until"))
+            .values(next_attempt_at=bindparam("until")),
+            spaced,
         )
 
     async def _flag_contact(

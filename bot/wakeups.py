@@ -146,11 +146,13 @@ class PostgresWakeups(Wakeups):
         for channel in CHANNELS:
             await connection.add_listener(channel, self._received)
         self._connection = connection
+        reconnected = self._ready.is_set()
         self._ready.set()
         log.info("wake-up listener connected")
-        # Whatever was committed while nobody listened: every loop looks once now.
-        for channel in CHANNELS:
-            self.publish(channel, "")
+        if reconnected:
+            # Whatever was committed while nobody listened: every loop looks once now.
+            for channel in CHANNELS:
+                self.publish(channel, "")
 
     async def _watch(self) -> None:
         assert self._connection is not None
