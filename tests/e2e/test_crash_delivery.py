@@ -168,7 +168,7 @@ async def test_killed_under_load_the_server_loses_nothing_and_repeats_only_in_fl
     else:
         # SQLite records in the one event loop, behind the conversation turn that holds
         # the single writer's lock (README, Deployment): a window of a few hundred ms at
-        # this load. Still every repeat is a send of that last window, never a whole round.
+        # this load. Still at most one send per chat: a chat has one message in flight.
         assert repeated <= families
 
 
