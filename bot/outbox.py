@@ -8,8 +8,9 @@ import logging
 import random
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 
 from bot.channels.base import Channel, ChannelError, Outbound, OutOption, SendResult
 from bot.clock import Clock
@@ -24,7 +25,7 @@ from storage.tables import Contact, OutboxItem
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
-OUTBOX_TABLE = OutboxItem.__table__
+OUTBOX_TABLE = cast(Table, OutboxItem.__table__)
 
 MAX_ATTEMPTS = 10
 MAX_BACKOFF_SECONDS = 600.0
