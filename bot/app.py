@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web, web_response
@@ -29,15 +30,17 @@ from bot.keys import (
     RENDERER,
     SETTINGS,
     TIMERS,
+    WAKEUPS,
     WEBCHAT_CHANNEL,
 )
 from bot.outbox import OutboxDispatcher
 from bot.replies import ReplyWriter
 from bot.settings import Settings
 from bot.throttle import forget_old_counters
-from bot.timers import TimerService, make_scheduler
+from bot.timers import TimerService, follow_timer_changes, make_scheduler
 from bot.upload_links import seal_links_at_rest
 from bot.uploads import FILES, UPLOADS
+from bot.wakeups import WEBCHAT, for_database
 from bot.warmup import warm_up
 from bot.web import chat, health, letter, metrics, opinion, upload
 from bot.web.chat_session import CHAT_SESSIONS, ChatSessions
@@ -160,8 +163,15 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     channels = app[CHANNELS]
     sealer = app[FILES].sealer()  # upload tokens in stored replies
     await seal_links_at_rest(database, sealer, clock())
+    wakeups = for_database(database)
+    app[WAKEUPS] = wakeups
+    wakeups.subscribe(WEBCHAT, lambda payload: _wake_webchat(app[WEBCHAT_CHANNEL], payload))
     dispatcher = OutboxDispatcher(database, channels, clock, settings.outbox_poll_seconds,
-                                  sealer=sealer)
+                                  sealer=sealer, wakeups=wakeups,
+                                  safety_seconds=settings.wakeup_safety_seconds,
+                                  stale_claim=timedelta(
+                                      seconds=settings.outbox_stale_claim_seconds),
+                                  record_in_thread=not database.is_sqlite)
     handler = IntakeHandler(app[RENDERER], ReplyWriter(app[RENDERER], channels, sealer),
                             settings.timezone, settings.base_url)
     processor = InboundProcessor(
@@ -183,6 +193,8 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     scheduler.add_job(forget_old_counters, "cron", hour=4, minute=13, args=(database, clock),
                       id="throttle-counters")
     scheduler.start()
+    follow_timer_changes(scheduler, timers, wakeups)
+    await wakeups.start()
     yield
     scheduler.shutdown(wait=False)
     await processor.close()
@@ -193,3 +205,10 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await wakeups.close()
+
+
+def _wake_webchat(channel: WebChatChannel, payload: str) -> None:
+    """A web-chat conversation changed (in any worker): wake its long polls here."""
+    if payload.isdigit():
+        channel.notify(int(payload))

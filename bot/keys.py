@@ -14,6 +14,7 @@ from bot.inbound import InboundProcessor
 from bot.outbox import OutboxDispatcher
 from bot.settings import Settings
 from bot.timers import TimerService
+from bot.wakeups import Wakeups
 from storage.db import Database
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -27,5 +28,6 @@ PROCESSOR = web.AppKey("processor", InboundProcessor)
 DISPATCHER = web.AppKey("dispatcher", OutboxDispatcher)
 CHANNELS = web.AppKey("channels", dict[str, Channel])
 TIMERS = web.AppKey("timers", TimerService)
+WAKEUPS = web.AppKey("wakeups", Wakeups)
 
 from bot.uploads import FILES, UPLOADS  # noqa: E402,F401  (file store, upload service)

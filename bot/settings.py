@@ -31,7 +31,13 @@ class Settings:
     twilio_whatsapp_from: str | None = None
     twilio_api_base_url: str | None = None
     timezone: str = "Europe/Brussels"
+    # Re-read of the outbox while the PostgreSQL wake-up listener is down.
     outbox_poll_seconds: float = 0.5
+    # The slow re-read every loop still does while wake-ups are heard: a net, not the way.
+    wakeup_safety_seconds: float = 30.0
+    # A row 'sending' longer than this was claimed by a process that died: it is sent again.
+    # Longer than any send can take (a large file to a slow provider).
+    outbox_stale_claim_seconds: float = 120.0
     timer_poll_seconds: float = 30.0
     inbound_sweep_seconds: float = 5.0
     telegram_max_rate: float = 30.0
@@ -109,6 +115,8 @@ class Settings:
             twilio_api_base_url=opt("TWILIO_API_BASE_URL"),
             timezone=opt("TIMEZONE") or "Europe/Brussels",
             telegram_max_rate=float(opt("TELEGRAM_MAX_RATE") or 30.0),
+            wakeup_safety_seconds=float(opt("WAKEUP_SAFETY_SECONDS") or 30.0),
+            outbox_stale_claim_seconds=float(opt("OUTBOX_STALE_CLAIM_SECONDS") or 120.0),
             trusted_proxies=parse_networks(opt("TRUSTED_PROXIES")),
             inbox_idle_minutes=float(opt("INBOX_IDLE_MINUTES") or 30),
             inbox_session_hours=float(opt("INBOX_SESSION_HOURS") or 12),

@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -24,6 +24,8 @@ from bot.i18n.render import isolate
 from bot.journey.video import current_booking, video_reminder
 from bot.metrics import metrics
 from bot.replies import ReplyWriter
+from bot.wakeups import TIMERS as TIMERS_CHANGED
+from bot.wakeups import Wakeups, due_time
 from intake.case import CaseStatus, is_terminal
 from intake.checklist import checklist_for, missing_items
 from intake.deadlines import Audience, SlaKind
@@ -81,6 +83,14 @@ class TimerService:
         if fired:
             self.on_committed()
         return fired
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest timer still to fire is due (the clock sleeps until then)."""
+        async with UnitOfWork(self.db, write=False) as uow:
+            due: datetime | None = await uow.session.scalar(
+                select(func.min(Timer.due_at))
+                .where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None)))
+        return due
 
     async def _fire_batch(self) -> int:
         now = self.clock()
@@ -196,6 +206,36 @@ def make_scheduler(service: TimerService, poll_seconds: float) -> AsyncIOSchedul
     scheduler.add_job(_quietly(service.purge_closed_cases), "cron", hour=3, minute=17,
                       id="retention")
     return scheduler
+
+
+def follow_timer_changes(
+    scheduler: AsyncIOScheduler, service: TimerService, wakeups: Wakeups
+) -> None:
+    """Fire a timer at its due time, not at the next interval: a timer written by any
+    worker announces its due time (`bot.wakeups.TIMERS`), and after each run the job is
+    moved to the earliest timer still to fire. The interval stays as the net."""
+
+    def move_to(due: datetime | None) -> None:
+        job = scheduler.get_job("timers")
+        if due is None or job is None:
+            return
+        # `due` is on the service's clock; the scheduler runs on the real one.
+        delay = max(0.0, (due - service.clock()).total_seconds())
+        at = datetime.now(UTC) + timedelta(seconds=delay)
+        if job.next_run_time is None or at < job.next_run_time:
+            job.modify(next_run_time=at)
+
+    async def fire_then_follow() -> int:
+        fired = await service.fire_due()
+        move_to(await service.next_due())
+        return fired
+
+    job = scheduler.get_job("timers")
+    if job is not None:
+        job.modify(func=_quietly(fire_then_follow))
+    # An empty payload (the listener reconnected) means "look now".
+    wakeups.subscribe(TIMERS_CHANGED,
+                      lambda payload: move_to(due_time(payload) or service.clock()))
 
 
 def _quietly(job: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[None]]:

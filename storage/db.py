@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.write_lock import WriteLock
+
 
 class Database:
     """One engine per process; PostgreSQL gets row locks, SQLite an in-process lock."""
@@ -39,7 +41,7 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._contact_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         # SQLite allows one writer: serialising writers here avoids "database is locked".
-        self.write_lock = asyncio.Lock() if self.is_sqlite else None
+        self.write_lock = WriteLock() if self.is_sqlite else None
 
     def contact_lock(self, contact_id: int) -> asyncio.Lock:
         """Per-contact ordering inside this process (the SQLite fallback for row locks)."""

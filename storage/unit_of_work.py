@@ -14,15 +14,16 @@ class UnitOfWork:
 
     session: AsyncSession
 
-    def __init__(self, db: Database, *, write: bool = True) -> None:
+    def __init__(self, db: Database, *, write: bool = True, urgent: bool = False) -> None:
         self.db = db
         self._write = write
+        self._urgent = urgent  # SQLite: ahead of the other writers waiting (`WriteLock`)
         self._committed = False
         self._locked = False
 
     async def __aenter__(self) -> UnitOfWork:
         if self._write and self.db.write_lock is not None:
-            await self.db.write_lock.acquire()
+            await self.db.write_lock.acquire(urgent=self._urgent)
             self._locked = True
         self.session = self.db.sessions()
         return self

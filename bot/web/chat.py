@@ -27,10 +27,12 @@ from bot.keys import (
     PROCESSOR,
     RENDERER,
     SETTINGS,
+    WAKEUPS,
     WEBCHAT_CHANNEL,
 )
 from bot.throttle import Throttle
 from bot.upload_links import open_links
+from bot.wakeups import WEBCHAT as WEBCHAT_CHANGED
 from bot.web.bodies import BodyError, read_json
 from bot.web.chat_session import CHAT_SESSIONS, ChatSession
 from bot.web.templating import render_page
@@ -174,6 +176,9 @@ async def post_message(request: web.Request) -> web.Response:
     ) is not None:
         return refused_new
     receipt = await request.app[PROCESSOR].receive(inbound)
+    if receipt.created:
+        # The family's own line is in the transcript: its polls, on any worker, show it.
+        await request.app[WAKEUPS].announce(WEBCHAT_CHANGED, str(receipt.contact_id))
     response = web.json_response({"accepted": True, "id": receipt.message_id}, status=202)
     # Activity: the session lives on for the whole lifetime from now.
     request.app[CHAT_SESSIONS].set_cookie(response, ChatSession(session.id, _now(request)))
@@ -265,17 +270,18 @@ async def poll_messages(request: web.Request) -> web.Response:
     else:
         contact_id = contact.id
     deadline = time.monotonic() + wait
-    channel = request.app[WEBCHAT_CHANNEL]
+    channel, wakeups = request.app[WEBCHAT_CHANNEL], request.app[WAKEUPS]
     while True:
         with channel.listening(contact_id) as delivered:
             messages, lang, busy = await _delivered(request, contact_id, after)
             remaining = deadline - time.monotonic()
             if messages or remaining <= 0:
                 break
-            # Woken at once in this process; the 1 s cap covers replies sent by another
-            # worker.
+            # Woken by a delivery in any worker (`bot.wakeups`); the re-read is only a net,
+            # every second while another worker's deliveries cannot be heard.
+            net = request.app[SETTINGS].wakeup_safety_seconds if wakeups.live else 1.0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(delivered.wait(), min(1.0, remaining))
+                await asyncio.wait_for(delivered.wait(), min(net, remaining))
     return web.json_response(
         {"messages": messages, "lang": lang, "dir": text_direction(lang), "busy": busy},
         headers={"Cache-Control": "no-store"},

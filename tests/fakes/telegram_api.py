@@ -71,6 +71,12 @@ class FakeTelegram:
     updates: list[dict[str, Any]] = field(default_factory=list)
     # Called with every message sent (benchmarks time the arrival of replies with it).
     on_send: list[Callable[[Sent], None]] = field(default_factory=list)
+    # Chats whose sendMessage is delivered (recorded in `sent`) but not answered until
+    # `release()`: the bot's call is in flight while Telegram already showed the message.
+    held_chats: set[int] = field(default_factory=set)
+    held: list[Sent] = field(default_factory=list)
+    answering: int = 0  # calls received and not yet answered: a client's calls in flight
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -90,6 +96,7 @@ class FakeTelegram:
 
     async def close(self) -> None:
         """Stop listening."""
+        self.release()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -103,6 +110,16 @@ class FakeTelegram:
     def fail(self, method: str, kind: str, times: int = 1, seconds: float = 1.0) -> None:
         """Make the next `times` calls of `method` fail (or be delayed by `seconds`)."""
         self.failures[method].extend(Failure(kind, seconds) for _ in range(times))
+
+    def hold(self, chat_id: int) -> None:
+        """Deliver this chat's next messages but keep the bot waiting for the answer."""
+        self._released.clear()
+        self.held_chats.add(chat_id)
+
+    def release(self) -> None:
+        """Answer every held call, and hold no more."""
+        self.held_chats.clear()
+        self._released.set()
 
     def calls_of(self, method: str) -> list[dict[str, Any]]:
         """The parameters of every call of one method, in order."""
@@ -127,6 +144,13 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
+        self.answering += 1
+        try:
+            return await self._answer(request, method)
+        finally:
+            self.answering -= 1
+
+    async def _answer(self, request: web.Request, method: str) -> web.Response:
         params = await _params(request)
         self.calls.append((method, params))
         queued = self.failures.get(method)
@@ -168,6 +192,9 @@ class FakeTelegram:
         self.keyboards[(chat_id, sent.message_id)] = markup
         for listener in self.on_send:
             listener(sent)
+        if chat_id in self.held_chats:
+            self.held.append(sent)
+            await self._released.wait()
         return self.message_json(chat_id, sent.message_id, text=text, from_bot=True)
 
     async def _send_document(self, params: dict[str, Any]) -> Any:
