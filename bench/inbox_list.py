@@ -40,17 +40,18 @@ from sqlalchemy import insert
 
 from bench.common import drop_database, fresh_database, percentile, postgres_available, table
 from bench.telegram_webhook import free_port
+from storage.tables import Base
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "bench@team.example"
 CHUNK = 5_000
 LANGUAGES = ("en", "fr", "ar", "nl", "ru", "tr")
 CHANNELS = ("telegram", "whatsapp", "webchat")
-# Where 100 000 real requests would stand: most are done, a minority is being worked on.
+# Where 100 000 requests of two years stand: most are done, a few thousand are being worked on.
 STATUSES = (
-    ("closed", 40), ("follow_up", 10), ("opinion_delivered", 8), ("awaiting_documents", 12),
-    ("intake_in_progress", 8), ("file_complete", 6), ("in_review_specialist", 8),
-    ("in_review_tumour_board", 2), ("video_consultation", 2), ("withdrawn", 3), ("erased", 1),
+    ("closed", 70), ("withdrawn", 5), ("erased", 2), ("follow_up", 4), ("opinion_delivered", 3),
+    ("awaiting_documents", 5), ("intake_in_progress", 3), ("file_complete", 2),
+    ("in_review_specialist", 3), ("in_review_tumour_board", 1), ("video_consultation", 2),
 )
 KINDS = ("report", "imaging", "lab", "prescription", "other")
 TEXTS_IN = ("Hello", "Here are the reports", "Any news?", "Thank you", "When will we know?")
@@ -58,6 +59,8 @@ TEXTS_OUT = ("Thank you, we received your message.", "Which documents do you hav
              "Your request is with the specialist.")
 # The deep page: how many "older" links the benchmark follows (200 rows a page).
 DEEP_PAGES = 25
+# The contacts' denormalised last activity (absent before the migration that added it).
+HAS_ACTIVITY = "last_activity_at" in Base.metadata.tables["contacts"].c
 
 
 def _weighted(rng: random.Random) -> str:
@@ -89,8 +92,12 @@ def _rows(cases: int, coordinator_ids: list[int], now: datetime) -> Iterator[tup
         channel = rng.choice(CHANNELS)
         status = _weighted(rng) if consented else None
         live = status not in (None, "closed", "withdrawn", "erased")
-        unread = rng.choice((0, 0, 0, 1, 2)) if live else 0
-        yield "contacts", {
+        unread = rng.choice((0,) * 8 + (1, 2)) if live else 0
+        times = [created]
+        for _ in range(rng.randint(1, 5)):
+            times.append(times[-1] + timedelta(hours=rng.uniform(0.1, 48)))
+        activity = {"last_activity_at": times[-1]} if HAS_ACTIVITY else {}
+        yield "contacts", {**activity,
             "id": contact_id, "channel": channel, "external_id": f"bench-{contact_id}",
             "display_name": f"Family {contact_id}", "locale": language,
             "locale_hint": language, "consent_version": "2026-11-v1" if consented else None,
@@ -108,9 +115,10 @@ def _rows(cases: int, coordinator_ids: list[int], now: datetime) -> Iterator[tup
                 "answers": {"patient_name": f"Patient {case_id}", "specialty": "cardiology",
                             "urgency": ["none"]},
                 "routing": None, "urgent": live and rng.random() < 0.02,
+                # Live requests are taken within a day; older ones were not always assigned.
                 "assigned_to": (rng.choice(coordinator_ids)
-                                if status != "intake_in_progress" and rng.random() < 0.8
-                                else None),
+                                if status != "intake_in_progress"
+                                and rng.random() < (0.97 if live else 0.8) else None),
                 "consent_version": "2026-11-v1", "consent_at": created,
                 "submitted_at": created, "file_complete_at": None,
                 "closed_at": created + timedelta(days=60) if not live else None,
@@ -125,9 +133,7 @@ def _rows(cases: int, coordinator_ids: list[int], now: datetime) -> Iterator[tup
             "state": {"phase": "submitted" if this_case else "consent", "language": language,
                       "handoff": live and rng.random() < 0.01},
         }
-        at = created
-        for n in range(rng.randint(1, 5)):
-            at += timedelta(hours=rng.uniform(0.1, 48))
+        for n, at in enumerate(times[1:]):
             message_id += 1
             direction = "in" if n % 2 == 0 else "out"
             yield "messages", {
@@ -174,7 +180,6 @@ async def fill(database_url: str, cases: int) -> Filled:
     """Bulk-insert the whole data set, a chunk per table at a time."""
     from bot.coordinators import create_coordinator
     from storage.db import Database
-    from storage.tables import Base
     from storage.unit_of_work import UnitOfWork
 
     began = time.perf_counter()

@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -36,6 +36,7 @@ from storage.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 BATCH = 100
+RETRY = timedelta(seconds=1)
 
 
 # The reminders that only name the request; the documents reminder lists what is missing.
@@ -84,20 +85,22 @@ class TimerService:
             self.on_committed()
         return fired
 
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending timer is due (None: nothing pending).
+
+        One row from the `ix_timers_due` index, however many timers wait: the loop sleeps
+        until then instead of reading the pending ones."""
+        async with UnitOfWork(self.db, write=False) as uow:
+            return await uow.session.scalar(
+                select(func.min(Timer.due_at))
+                .where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None))
+            )
+
     async def _fire_batch(self) -> int:
         now = self.clock()
         async with UnitOfWork(self.db) as uow:
             session = uow.session
-            query = (
-                select(Timer)
-                .where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None),
-                       Timer.due_at <= now)
-                .order_by(Timer.due_at, Timer.id)
-                .limit(BATCH)
-            )
-            if self.db.is_sqlite is False:
-                query = query.with_for_update(skip_locked=True)
-            timers = list((await session.execute(query)).scalars())
+            timers = await _claim_due(session, now, locking=self.db.is_sqlite is False)
             for timer in timers:
                 timer.fired_at = now
                 metrics().timers_fired.labels(timer.kind).inc()
@@ -184,13 +187,61 @@ class TimerService:
         return len(cases)
 
 
+async def _claim_due(session: AsyncSession, now: datetime, *, locking: bool) -> list[Timer]:
+    """The next batch of due timers, earliest first: at most `BATCH` rows, read by the
+    `ix_timers_due` index (pending, then due time), never the whole pending set."""
+    query = (
+        select(Timer)
+        .where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None), Timer.due_at <= now)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(BATCH)
+    )
+    if locking:
+        query = query.with_for_update(skip_locked=True)
+    return list((await session.execute(query)).scalars())
+
+
+class TimerLoop:
+    """One round fires what is due, then sets a one-off wake-up at the earliest pending due
+    time when that comes before the next poll: a timer fires about when it is due, while
+    start-up and each round read one batch and one row, whatever the number pending."""
+
+    def __init__(self, service: TimerService, scheduler: AsyncIOScheduler) -> None:
+        self.service = service
+        self.scheduler = scheduler
+        self._lock = asyncio.Lock()
+
+    async def round(self) -> int:
+        """Fire the due timers and plan the next wake-up; returns how many fired."""
+        async with self._lock:
+            fired = await self.service.fire_due()
+            self.plan(await self.service.next_due())
+        return fired
+
+    def plan(self, due: datetime | None) -> None:
+        """Wake at `due` unless the interval job runs first (it also catches timers written
+        later with an earlier due time)."""
+        if due is None:
+            return
+        # A due timer this round left (another worker holds it) is retried a moment later,
+        # not at once: no busy loop.
+        due = max(due, datetime.now(UTC) + RETRY)
+        poll = self.scheduler.get_job("timers")
+        if poll is not None and poll.next_run_time is not None and poll.next_run_time <= due:
+            return
+        self.scheduler.add_job(_quietly(self.round), "date", run_date=due, id="timers-next",
+                               replace_existing=True)
+
+
 def make_scheduler(service: TimerService, poll_seconds: float) -> AsyncIOScheduler:
-    """The clock: an interval job for due timers and a nightly retention purge."""
+    """The clock: an interval job for due timers, a wake-up at the earliest due time and a
+    nightly retention purge."""
     scheduler = AsyncIOScheduler(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
-    scheduler.add_job(_quietly(service.fire_due), "interval", seconds=poll_seconds,
+    loop = TimerLoop(service, scheduler)
+    scheduler.add_job(_quietly(loop.round), "interval", seconds=poll_seconds,
                       id="timers", next_run_time=service.clock())
     scheduler.add_job(_quietly(service.purge_closed_cases), "cron", hour=3, minute=17,
                       id="retention")

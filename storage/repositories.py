@@ -134,6 +134,8 @@ def add_message(
         coordinator_id=coordinator_id, created_at=now,
     )
     session.add(message)
+    if contact.last_activity_at is None or contact.last_activity_at < now:
+        contact.last_activity_at = now
     return message
 
 
