@@ -213,9 +213,16 @@ class TimerLoop:
 
     async def round(self) -> int:
         """Fire the due timers and plan the next wake-up; returns how many fired."""
+        fired = 0
         async with self._lock:
-            fired = await self.service.fire_due()
-            self.plan(await self.service.next_due())
+            while True:
+                count = await self.service.fire_due()
+                fired += count
+                due = await self.service.next_due()
+                # Fell due while this round ran: fire it now rather than plan a wake-up.
+                if not count or due is None or due > datetime.now(UTC):
+                    break
+            self.plan(due)
         return fired
 
     def plan(self, due: datetime | None) -> None:
@@ -223,14 +230,17 @@ class TimerLoop:
         later with an earlier due time)."""
         if due is None:
             return
-        # A due timer this round left (another worker holds it) is retried a moment later,
-        # not at once: no busy loop.
-        due = max(due, datetime.now(UTC) + RETRY)
+        now = datetime.now(UTC)
+        if due <= now:
+            # Left due by a round that fired nothing (another worker holds it, or the clock
+            # is not the wall clock): a moment later, never a busy loop.
+            due = now + RETRY
         poll = self.scheduler.get_job("timers")
         if poll is not None and poll.next_run_time is not None and poll.next_run_time <= due:
             return
+        # Two instances: the wake-up may come due while the round that planned it ends.
         self.scheduler.add_job(_quietly(self.round), "date", run_date=due, id="timers-next",
-                               replace_existing=True)
+                               replace_existing=True, max_instances=2)
 
 
 def make_scheduler(service: TimerService, poll_seconds: float) -> AsyncIOScheduler:
