@@ -383,18 +383,23 @@ def _mine(coordinator_id: int | None) -> Any:
 class Cursor:
     """Where the next page of the list starts, as the "next page" link carries it.
 
-    The urgency order lists the signalled rows first (a small set, paged by position) and then
-    the quiet ones by last activity, paged by keyset like the activity order: a deep page costs
-    what the first one does.
+    The urgency order lists the signalled rows first (a small set, paged by position: `s<n>`)
+    and then the quiet ones by last activity, paged by keyset like the activity order
+    (`q<microseconds>.<contact id>`, or `q` for the first quiet row): a deep page costs what
+    the first one does.
     """
 
-    def __init__(self, offset: int = 0, before: tuple[datetime, int] | None = None) -> None:
+    def __init__(self, offset: int = 0, before: tuple[datetime, int] | None = None, *,
+                 quiet: bool = False) -> None:
         self.offset = offset
         self.before = before
+        self.quiet = quiet or before is not None
 
     def __str__(self) -> str:
-        if self.before is None:
+        if not self.quiet:
             return f"s{self.offset}"
+        if self.before is None:
+            return "q"
         at, contact_id = self.before
         return f"q{int(at.timestamp() * 1_000_000)}.{contact_id}"
 
@@ -406,6 +411,8 @@ class Cursor:
         try:
             if value[0] == "s":
                 return cls(offset=max(0, min(int(value[1:]), 10**9)))
+            if value == "q":
+                return cls(quiet=True)
             if value[0] == "q":
                 micros, contact_id = value[1:].split(".", 1)
                 at = datetime.fromtimestamp(int(micros) / 1_000_000, UTC)
@@ -436,15 +443,16 @@ async def inbox_page(
         parts.open_alerts, parts.last_at,
     )), show, coordinator_id)
     rows: list[InboxRow] = []
-    if sort is InboxSort.URGENCY and cursor.before is None:
-        signalled = query.where(Contact.id.in_(_candidates()), parts.signalled)
-        found = await _rows(session, signalled.order_by(*parts.urgency())
-                            .offset(cursor.offset).limit(limit + 1))
-        if len(found) > limit:
-            return InboxPage(found[:limit], Cursor(offset=cursor.offset + limit))
-        rows = found
-        query = query.where(~parts.signalled)
     quiet = query
+    if sort is InboxSort.URGENCY:
+        if not cursor.quiet:
+            signalled = query.where(Contact.id.in_(_candidates()), parts.signalled)
+            found = await _rows(session, signalled.order_by(*parts.urgency())
+                                .offset(cursor.offset).limit(limit + 1))
+            if len(found) > limit:
+                return InboxPage(found[:limit], Cursor(offset=cursor.offset + limit))
+            rows = found
+        quiet = query.where(~parts.signalled)
     if cursor.before is not None:
         at, contact_id = cursor.before
         quiet = quiet.where(or_(parts.last_at < at,
@@ -453,8 +461,10 @@ async def inbox_page(
     found = await _rows(session, quiet.order_by(parts.last_at.desc(), Contact.id.desc())
                         .limit(rest + 1))
     rows += found[:rest]
-    if len(found) <= rest or not rows:
+    if len(found) <= rest:
         return InboxPage(rows, None)
+    if not rest:  # the signalled rows filled this page exactly; the quiet ones come next
+        return InboxPage(rows, Cursor(quiet=True))
     return InboxPage(rows, Cursor(before=(rows[-1].last_activity, rows[-1].contact_id)))
 
 
