@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import JSON, column, insert, select, table, update
 
 from intake.case import CaseStatus
 from storage import repositories as repo
 from storage import views
 from storage.db import Database
-from storage.tables import Contact
+from storage.migrate import upgrade
+from storage.tables import Contact, UTCDateTime
 from tests.e2e.test_inbox import add_login, seed_case
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -148,3 +150,34 @@ async def test_a_new_message_moves_the_last_activity_forward_never_back(
         await session.commit()
         await session.refresh(contact)
     assert contact.last_activity_at == NOW + timedelta(minutes=5)
+
+
+async def test_the_migration_fills_the_last_activity_of_existing_contacts(
+    database_factory: Any,
+) -> None:
+    database = Database(database_factory.create_empty())
+    contacts = table("contacts", column("id"), column("channel"), column("external_id"),
+                     column("reminders_off"), column("needs_human"), column("unread"),
+                     column("created_at", UTCDateTime()),
+                     column("last_activity_at", UTCDateTime()))
+    messages = table("messages", column("contact_id"), column("direction"), column("author"),
+                     column("text"), column("options", JSON()), column("multiple"),
+                     column("attachments"), column("created_at", UTCDateTime()))
+    try:
+        await upgrade(database, "0004")
+        async with database.engine.begin() as connection:
+            for contact_id in (1, 2):
+                await connection.execute(insert(contacts).values(
+                    id=contact_id, channel="webchat", external_id=str(contact_id),
+                    reminders_off=False, needs_human=False, unread=0, created_at=NOW))
+            await connection.execute(insert(messages), [
+                {"contact_id": 1, "direction": d, "author": "family", "text": "", "options": [],
+                 "multiple": False, "attachments": 0, "created_at": NOW + timedelta(hours=h)}
+                for d, h in (("in", 3), ("out", 5), ("in", 4))])
+        await upgrade(database)
+        async with database.engine.connect() as connection:
+            found = dict((await connection.execute(
+                select(contacts.c.id, contacts.c.last_activity_at))).all())
+    finally:
+        await database.dispose()
+    assert found == {1: NOW + timedelta(hours=5), 2: NOW}
