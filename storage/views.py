@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, case, exists, false, func, or_, select, text, union
+from sqlalchemy import and_, case, false, func, or_, select, text, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -262,50 +262,40 @@ class _ListParts:
             select(func.max(latest.id)).where(latest.contact_id == Contact.id)
             .scalar_subquery(),
         )
-        self.problems = (
-            select(
-                OutboxItem.contact_id.label("contact_id"),
-                func.sum(case((OutboxItem.status == "held", 1), else_=0)).label("held"),
-                func.sum(case((OutboxItem.status == "failed", 1), else_=0)).label("failed"),
-            )
-            .where(text(OUTBOX_PROBLEM))
-            .group_by(OutboxItem.contact_id)
-            .subquery("outbox_problems")
-        )
+        # Correlated lookups on small partial indexes, one per listed row: a join to grouped
+        # subqueries lets a LIMIT plan compare every page row with every group.
+        held, failed, alert = aliased(OutboxItem), aliased(OutboxItem), aliased(Timer)
+        self.held_count = _count(held, held.contact_id == Contact.id, held.status == "held")
+        self.failed_count = _count(failed, failed.contact_id == Contact.id,
+                                   failed.status == "failed")
         # Fired coordinator timers nobody has resolved yet: the overdue SLA alerts.
-        self.alerts = (
-            select(Timer.case_id.label("case_id"), func.count().label("open_alerts"))
-            .where(*_open_alert(Timer))
-            .group_by(Timer.case_id)
-            .subquery("open_alerts")
-        )
+        self.alert_count = _count(alert, alert.case_id == Case.id, *_open_alert(alert))
         self.last_at = Contact.last_activity_at
 
     @property
     def held(self) -> Any:
-        return func.coalesce(self.problems.c.held, 0)
+        return self.held_count
 
     @property
     def failed(self) -> Any:
-        return func.coalesce(self.problems.c.failed, 0)
+        return self.failed_count
 
     @property
     def open_alerts(self) -> Any:
-        return case(
-            (Case.status.in_(_TERMINAL), 0), else_=func.coalesce(self.alerts.c.open_alerts, 0)
-        )
+        return case((Case.status.in_(_TERMINAL), 0), else_=self.alert_count)
 
     def joined(self, query: Any) -> Any:
         """Join everything the list reads to `query`, one row per listed contact."""
-        family_wrote = exists().where(Message.contact_id == Contact.id,
-                                      Message.direction == "in")
+        # A scalar lookup, not EXISTS: PostgreSQL would hash every family message for it.
+        family_wrote = (
+            select(Message.id).where(Message.contact_id == Contact.id, Message.direction == "in")
+            .limit(1).scalar_subquery().is_not(None)
+        )
         return (
             query.select_from(Contact)
             .outerjoin(ConversationRow, ConversationRow.contact_id == Contact.id)
             .outerjoin(Case, Case.id == self.case_id)
             .outerjoin(Coordinator, Coordinator.id == Case.assigned_to)
-            .outerjoin(self.problems, self.problems.c.contact_id == Contact.id)
-            .outerjoin(self.alerts, self.alerts.c.case_id == Case.id)
             .where(or_(Case.id.is_not(None), family_wrote))
         )
 
@@ -332,7 +322,8 @@ class _ListParts:
         """Some key of the urgency order is set: such rows come before all quiet ones."""
         return or_(
             func.coalesce(Case.urgent, false()).is_(True), self.open_alerts > 0,
-            Contact.needs_human.is_(True), Contact.unread > 0, self.held + self.failed > 0,
+            Contact.needs_human.is_(True), Contact.unread > 0,
+            _count(OutboxItem, OutboxItem.contact_id == Contact.id, text(OUTBOX_PROBLEM)) > 0,
         )
 
     def urgency(self) -> tuple[Any, ...]:
@@ -353,6 +344,11 @@ class _ListParts:
         if show is InboxFilter.MINE:
             return query.where(_mine(coordinator_id))
         return query
+
+
+def _count(table: Any, *conditions: Any) -> Any:
+    """How many rows of `table` meet the conditions, as a correlated scalar."""
+    return select(func.count()).select_from(table).where(*conditions).scalar_subquery()
 
 
 def _open_alert(timer: Any) -> tuple[Any, ...]:
