@@ -254,7 +254,7 @@ class _ListParts:
     failed sends and the open SLA alerts from their small partial indexes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, grouped: bool) -> None:
         latest = aliased(Case)
         # The conversation's own case wins; otherwise the contact's latest case.
         self.case_id = func.coalesce(
@@ -262,27 +262,48 @@ class _ListParts:
             select(func.max(latest.id)).where(latest.contact_id == Contact.id)
             .scalar_subquery(),
         )
-        # Correlated lookups on small partial indexes, one per listed row: a join to grouped
-        # subqueries lets a LIMIT plan compare every page row with every group.
-        held, failed, alert = aliased(OutboxItem), aliased(OutboxItem), aliased(Timer)
-        self.held_count = _count(held, held.contact_id == Contact.id, held.status == "held")
-        self.failed_count = _count(failed, failed.contact_id == Contact.id,
-                                   failed.status == "failed")
-        # Fired coordinator timers nobody has resolved yet: the overdue SLA alerts.
-        self.alert_count = _count(alert, alert.case_id == Case.id, *_open_alert(alert))
         self.last_at = Contact.last_activity_at
+        self.problems: Any = None
+        self.alerts: Any = None
+        if grouped:
+            # SQLite: the held/failed sends and the open alerts, each grouped once from its
+            # small partial index and joined (SQLite evaluates a correlated subquery again
+            # wherever it appears: select, filter and order).
+            self.problems = (
+                select(
+                    OutboxItem.contact_id.label("contact_id"),
+                    func.sum(case((OutboxItem.status == "held", 1), else_=0)).label("held"),
+                    func.sum(case((OutboxItem.status == "failed", 1), else_=0))
+                    .label("failed"),
+                )
+                .where(text(OUTBOX_PROBLEM))
+                .group_by(OutboxItem.contact_id)
+                .subquery("outbox_problems")
+            )
+            self.alerts = (
+                select(Timer.case_id.label("case_id"), func.count().label("open_alerts"))
+                .where(*_open_alert(Timer))
+                .group_by(Timer.case_id)
+                .subquery("open_alerts")
+            )
+            self.held = func.coalesce(self.problems.c.held, 0)
+            self.failed = func.coalesce(self.problems.c.failed, 0)
+            alerts = func.coalesce(self.alerts.c.open_alerts, 0)
+        else:
+            # PostgreSQL: lookups per listed row; joined to grouped subqueries, its LIMIT plans
+            # compare every page row with every group.
+            held, failed, alert = aliased(OutboxItem), aliased(OutboxItem), aliased(Timer)
+            self.held = _count(held, held.contact_id == Contact.id, held.status == "held")
+            self.failed = _count(failed, failed.contact_id == Contact.id,
+                                 failed.status == "failed")
+            alerts = _count(alert, alert.case_id == Case.id, *_open_alert(alert))
+        # Fired coordinator timers nobody has resolved yet: the overdue SLA alerts.
+        self.open_alerts = case((Case.status.in_(_TERMINAL), 0), else_=alerts)
 
-    @property
-    def held(self) -> Any:
-        return self.held_count
-
-    @property
-    def failed(self) -> Any:
-        return self.failed_count
-
-    @property
-    def open_alerts(self) -> Any:
-        return case((Case.status.in_(_TERMINAL), 0), else_=self.alert_count)
+    @classmethod
+    def for_session(cls, session: AsyncSession) -> _ListParts:
+        """The form that suits the session's database."""
+        return cls(grouped=session.bind.dialect.name == "sqlite")
 
     def joined(self, query: Any) -> Any:
         """Join everything the list reads to `query`, one row per listed contact."""
@@ -291,13 +312,16 @@ class _ListParts:
             select(Message.id).where(Message.contact_id == Contact.id, Message.direction == "in")
             .limit(1).scalar_subquery().is_not(None)
         )
-        return (
+        joined = (
             query.select_from(Contact)
             .outerjoin(ConversationRow, ConversationRow.contact_id == Contact.id)
             .outerjoin(Case, Case.id == self.case_id)
             .outerjoin(Coordinator, Coordinator.id == Case.assigned_to)
-            .where(or_(Case.id.is_not(None), family_wrote))
         )
+        if self.problems is not None:
+            joined = (joined.outerjoin(self.problems, self.problems.c.contact_id == Contact.id)
+                      .outerjoin(self.alerts, self.alerts.c.case_id == Case.id))
+        return joined.where(or_(Case.id.is_not(None), family_wrote))
 
     @property
     def consented(self) -> Any:
@@ -322,8 +346,7 @@ class _ListParts:
         """Some key of the urgency order is set: such rows come before all quiet ones."""
         return or_(
             func.coalesce(Case.urgent, false()).is_(True), self.open_alerts > 0,
-            Contact.needs_human.is_(True), Contact.unread > 0,
-            _count(OutboxItem, OutboxItem.contact_id == Contact.id, text(OUTBOX_PROBLEM)) > 0,
+            Contact.needs_human.is_(True), Contact.unread > 0, self.held + self.failed > 0,
         )
 
     def urgency(self) -> tuple[Any, ...]:
@@ -432,7 +455,7 @@ async def inbox_page(
     limit: int = LIST_LIMIT, after: Cursor | None = None,
 ) -> InboxPage:
     """A page of the shared list, filtered and sorted as the coordinator asked."""
-    parts = _ListParts()
+    parts = _ListParts.for_session(session)
     cursor = after or Cursor()
     query = parts.tab(parts.joined(select(
         Contact, ConversationRow.state, Case, Coordinator.name, parts.held, parts.failed,
@@ -505,7 +528,7 @@ async def inbox_counts(
     """How many conversations each tab of the list holds, each counted up to `cap` + 1
     (a tab holding more says "more than `cap`"): counting 100 000 rows on every load of the
     page would cost more than the page."""
-    parts = _ListParts()
+    parts = _ListParts.for_session(session)
     counts = {}
     for show in InboxFilter:
         query = parts.tab(parts.joined(select(Contact.id)), show, coordinator_id)
