@@ -187,13 +187,13 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     outbox_task = asyncio.create_task(dispatcher.run(), name="outbox")
     tasks = [asyncio.create_task(processor.run(settings.inbound_sweep_seconds),
                                  name="inbound-sweep")]
-    scheduler = make_scheduler(timers, settings.timer_poll_seconds)
+    scheduler, timer_loop = make_scheduler(timers, settings.timer_poll_seconds)
     scheduler.add_job(app[UPLOADS].expire_abandoned, "cron", hour=3, minute=47,
                       id="abandoned-uploads")
     scheduler.add_job(forget_old_counters, "cron", hour=4, minute=13, args=(database, clock),
                       id="throttle-counters")
     scheduler.start()
-    follow_timer_changes(scheduler, timers, wakeups)
+    follow_timer_changes(timer_loop, wakeups)
     await wakeups.start()
     yield
     scheduler.shutdown(wait=False)

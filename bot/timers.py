@@ -39,6 +39,7 @@ from storage.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 BATCH = 100
+RETRY = timedelta(seconds=1)
 
 
 # The reminders that only name the request; the documents reminder lists what is missing.
@@ -96,16 +97,7 @@ class TimerService:
         now = self.clock()
         async with UnitOfWork(self.db) as uow:
             session = uow.session
-            query = (
-                select(Timer)
-                .where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None),
-                       Timer.due_at <= now)
-                .order_by(Timer.due_at, Timer.id)
-                .limit(BATCH)
-            )
-            if self.db.is_sqlite is False:
-                query = query.with_for_update(skip_locked=True)
-            timers = list((await session.execute(query)).scalars())
+            timers = await _claim_due(session, now, locking=self.db.is_sqlite is False)
             for timer in timers:
                 timer.fired_at = now
                 metrics().timers_fired.labels(timer.kind).inc()
@@ -195,47 +187,90 @@ class TimerService:
         return len(cases)
 
 
-def make_scheduler(service: TimerService, poll_seconds: float) -> AsyncIOScheduler:
-    """The clock: an interval job for due timers and a nightly retention purge."""
+async def _claim_due(session: AsyncSession, now: datetime, *, locking: bool) -> list[Timer]:
+    """The next batch of due timers, earliest first: at most `BATCH` rows, read by the
+    `ix_timers_due` index (pending, then due time), never the whole pending set."""
+    query = (
+        select(Timer)
+        .where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None), Timer.due_at <= now)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(BATCH)
+    )
+    if locking:
+        query = query.with_for_update(skip_locked=True)
+    return list((await session.execute(query)).scalars())
+
+
+class TimerLoop:
+    """One round fires what is due, then sets a one-off wake-up at the earliest pending due
+    time when that comes before the next poll: a timer fires about when it is due, while
+    start-up and each round read one batch and one row, whatever the number pending."""
+
+    def __init__(self, service: TimerService, scheduler: AsyncIOScheduler) -> None:
+        self.service = service
+        self.scheduler = scheduler
+        self._lock = asyncio.Lock()
+
+    async def round(self) -> int:
+        """Fire the due timers and plan the next wake-up; returns how many fired."""
+        fired = 0
+        async with self._lock:
+            while True:
+                count = await self.service.fire_due()
+                fired += count
+                due = await self.service.next_due()
+                # Fell due while this round ran: fire it now rather than plan a wake-up.
+                if not count or due is None or due > datetime.now(UTC):
+                    break
+            self.plan(due)
+        return fired
+
+    def plan(self, due: datetime | None, *, now: bool = False) -> None:
+        """Wake at `due` unless the interval job runs first (it also catches timers written
+        later with an earlier due time); `now`: an announcement, so no due time or a past
+        one means "look at once"."""
+        if due is None and not now:
+            return
+        current = datetime.now(UTC)
+        if now and (due is None or due <= current):
+            due = current
+        elif due is None or due <= current:
+            # Left due by a round that fired nothing (another worker holds it, or the clock
+            # is not the wall clock): a moment later, never a busy loop.
+            due = current + RETRY
+        poll = self.scheduler.get_job("timers")
+        if poll is not None and poll.next_run_time is not None and poll.next_run_time <= due:
+            return
+        planned = self.scheduler.get_job("timers-next")
+        if (planned is not None and planned.next_run_time is not None
+                and current < planned.next_run_time <= due):
+            return  # an earlier wake-up is already planned: it plans the next one itself
+        # Two instances: the wake-up may come due while the round that planned it ends.
+        self.scheduler.add_job(_quietly(self.round), "date", run_date=due, id="timers-next",
+                               replace_existing=True, max_instances=2)
+
+
+def make_scheduler(service: TimerService,
+                   poll_seconds: float) -> tuple[AsyncIOScheduler, TimerLoop]:
+    """The clock: an interval job for due timers, a wake-up at the earliest due time and a
+    nightly retention purge."""
     scheduler = AsyncIOScheduler(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
-    scheduler.add_job(_quietly(service.fire_due), "interval", seconds=poll_seconds,
+    loop = TimerLoop(service, scheduler)
+    scheduler.add_job(_quietly(loop.round), "interval", seconds=poll_seconds,
                       id="timers", next_run_time=service.clock())
     scheduler.add_job(_quietly(service.purge_closed_cases), "cron", hour=3, minute=17,
                       id="retention")
-    return scheduler
+    return scheduler, loop
 
 
-def follow_timer_changes(
-    scheduler: AsyncIOScheduler, service: TimerService, wakeups: Wakeups
-) -> None:
-    """Fire a timer at its due time, not at the next interval: a timer written by any
-    worker announces its due time (`bot.wakeups.TIMERS`), and after each run the job is
-    moved to the earliest timer still to fire. The interval stays as the net."""
-
-    def move_to(due: datetime | None) -> None:
-        job = scheduler.get_job("timers")
-        if due is None or job is None:
-            return
-        # `due` is on the service's clock; the scheduler runs on the real one.
-        delay = max(0.0, (due - service.clock()).total_seconds())
-        at = datetime.now(UTC) + timedelta(seconds=delay)
-        if job.next_run_time is None or at < job.next_run_time:
-            job.modify(next_run_time=at)
-
-    async def fire_then_follow() -> int:
-        fired = await service.fire_due()
-        move_to(await service.next_due())
-        return fired
-
-    job = scheduler.get_job("timers")
-    if job is not None:
-        job.modify(func=_quietly(fire_then_follow))
-    # An empty payload (the listener reconnected) means "look now".
-    wakeups.subscribe(TIMERS_CHANGED,
-                      lambda payload: move_to(due_time(payload) or service.clock()))
+def follow_timer_changes(loop: TimerLoop, wakeups: Wakeups) -> None:
+    """Fire a timer at its due time even when another worker wrote it: every new timer
+    announces its due time (`bot.wakeups.TIMERS`) and the loop plans its wake-up for it. An
+    empty payload (the listener reconnected) means "look now". The interval stays the net."""
+    wakeups.subscribe(TIMERS_CHANGED, lambda payload: loop.plan(due_time(payload), now=True))
 
 
 def _quietly(job: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[None]]:

@@ -41,10 +41,13 @@ def _identity(statement: Any) -> Any:
 
 
 # Built once: the statement cache then skips compiling, and no expression is rebuilt per call.
-_TOUCH = _identity(update(_CONTACTS).values(last_inbound_at=bindparam("now"))).returning(
+# A message in is the conversation's latest activity too (the inbox list's order).
+_TOUCH = _identity(update(_CONTACTS).values(
+    last_inbound_at=bindparam("now"), last_activity_at=bindparam("now"))).returning(
     _CONTACTS.c.id)
 _TOUCH_NAMED = _identity(update(_CONTACTS).values(
-    last_inbound_at=bindparam("now"), display_name=bindparam("name"))).returning(_CONTACTS.c.id)
+    last_inbound_at=bindparam("now"), last_activity_at=bindparam("now"),
+    display_name=bindparam("name"))).returning(_CONTACTS.c.id)
 _LAST_OPTIONS = (
     select(_MESSAGES.c.options)
     .where(_MESSAGES.c.contact_id == bindparam("contact_id"), _MESSAGES.c.direction == "out")
@@ -82,7 +85,8 @@ async def touch_contact(
         return int(contact_id)
     created = await session.scalar(_NEW_CONTACT[session.bind.dialect.name], {
         "channel": channel, "external_id": external_id, "display_name": display_name,
-        "locale_hint": locale_hint, "last_inbound_at": now, "created_at": now,
+        "locale_hint": locale_hint, "last_inbound_at": now, "last_activity_at": now,
+        "created_at": now,
     })
     if created is not None:
         return int(created)

@@ -123,6 +123,8 @@ def add_message(
         coordinator_id=coordinator_id, created_at=now,
     )
     session.add(message)
+    if contact.last_activity_at is None or contact.last_activity_at < now:
+        contact.last_activity_at = now
     return message
 
 
@@ -163,6 +165,8 @@ async def queue_reply(
         "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
         "created_at": now,
     })
+    if contact.last_activity_at is None or contact.last_activity_at < now:
+        contact.last_activity_at = now  # the inbox list's order
     return message
 
 

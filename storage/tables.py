@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -53,9 +54,22 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
+# Conditions of partial indexes (the migration repeats them).
+WAITING = "needs_human OR unread > 0"
+URGENT = "urgent"
+OPEN_ALERT = "audience = 'coordinator' AND fired_at IS NOT NULL AND cancelled_at IS NULL"
+OUTBOX_PROBLEM = "status IN ('held', 'failed')"
+
+
 def utcnow() -> datetime:
     """The current time, aware, for column defaults."""
     return datetime.now(UTC)
+
+
+def _created_at(context: Any) -> datetime:
+    """A new contact's last activity is its creation (the row's own `created_at`)."""
+    created = context.get_current_parameters().get("created_at")
+    return created if isinstance(created, datetime) else utcnow()
 
 
 class Base(DeclarativeBase):
@@ -68,7 +82,14 @@ class Contact(Base):
     """One family member on one channel: identity is (channel, external id)."""
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_contacts_identity"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_contacts_identity"),
+        # The inbox list walks this index newest first and stops after a page.
+        Index("ix_contacts_activity", "last_activity_at", "id"),
+        # The few contacts that wait for a person: the candidates of "needs attention".
+        Index("ix_contacts_waiting", "id", sqlite_where=text(WAITING),
+              postgresql_where=text(WAITING)),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -84,6 +105,9 @@ class Contact(Base):
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The latest message either way (or the creation): the list's activity order, kept by
+    # `repositories.add_message` so the list never groups the whole transcript table.
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_created_at)
 
 
 class ConversationRow(Base):
@@ -103,6 +127,12 @@ class Case(Base):
     """A request for a second opinion."""
 
     __tablename__ = "cases"
+    __table_args__ = (
+        # "Assigned to me", and the requests nobody has taken (assigned_to IS NULL).
+        Index("ix_cases_assigned", "assigned_to", "status"),
+        Index("ix_cases_urgent", "contact_id", sqlite_where=text(URGENT),
+              postgresql_where=text(URGENT)),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     reference: Mapped[str] = mapped_column(String(16), unique=True)
@@ -195,6 +225,9 @@ class OutboxItem(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_contact", "contact_id", "id"),
+        # Held and failed sends, the inbox's warning signs.
+        Index("ix_outbox_problems", "contact_id", sqlite_where=text(OUTBOX_PROBLEM),
+              postgresql_where=text(OUTBOX_PROBLEM)),
         {"sqlite_autoincrement": True},
     )
 
@@ -255,7 +288,12 @@ class Timer(Base):
     """A reminder or SLA alert due at a time; fired once by whichever worker claims it."""
 
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_due", "fired_at", "cancelled_at", "due_at"),)
+    __table_args__ = (
+        Index("ix_timers_due", "fired_at", "cancelled_at", "due_at"),
+        # The overdue SLA alerts nobody has resolved: the inbox reads them per case.
+        Index("ix_timers_open_alerts", "case_id", sqlite_where=text(OPEN_ALERT),
+              postgresql_where=text(OPEN_ALERT)),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))

@@ -11,16 +11,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, case, exists, false, func, or_, select
+from sqlalchemy import and_, case, false, func, or_, select, text, union
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from intake.case import CaseStatus, is_terminal
 from intake.deadlines import Audience
 from storage.tables import (
+    OUTBOX_PROBLEM,
+    URGENT,
+    WAITING,
     AuditEntry,
     Case,
     CaseHistory,
@@ -34,10 +38,13 @@ from storage.tables import (
 )
 
 LIST_LIMIT = 200
+# Tabs count up to this many conversations, then say "more than".
+COUNT_CAP = 1000
 TRANSCRIPT_LIMIT = 1000
 AUDIT_LIMIT = 200
 _TERMINAL = tuple(s.value for s in CaseStatus if is_terminal(s))
 _UNCLAIMED_EXEMPT = (CaseStatus.INTAKE_IN_PROGRESS.value, *_TERMINAL)
+_CLAIMABLE = tuple(s.value for s in CaseStatus if s.value not in _UNCLAIMED_EXEMPT)
 
 
 
@@ -116,6 +123,11 @@ class InboxCounts:
     mine: int
     all: int
     unconsented: int
+    cap: int = COUNT_CAP
+
+    def capped(self, count: int) -> bool:
+        """Whether a tab holds more than the counted number (shown as "more than")."""
+        return count > self.cap
 
 
 @dataclass(frozen=True)
@@ -234,85 +246,82 @@ class AuditLine:
     detail: dict[str, Any]
 
 
-@dataclass(frozen=True)
 class _ListParts:
-    """The grouped subqueries the list joins to each contact."""
+    """The per-contact values the list reads, none of them grouping a large table.
 
-    last: Any
-    problems: Any
-    alerts: Any
-    latest: Any
+    At 100 000 conversations the list walks the contacts by last activity (or a small set of
+    candidates) and looks up a page's worth of rows: the latest case by index, the held and
+    failed sends and the open SLA alerts from their small partial indexes.
+    """
+
+    def __init__(self, *, grouped: bool) -> None:
+        latest = aliased(Case)
+        # The conversation's own case wins; otherwise the contact's latest case.
+        self.case_id = func.coalesce(
+            ConversationRow.case_id,
+            select(func.max(latest.id)).where(latest.contact_id == Contact.id)
+            .scalar_subquery(),
+        )
+        self.last_at = Contact.last_activity_at
+        self.problems: Any = None
+        self.alerts: Any = None
+        if grouped:
+            # SQLite: the held/failed sends and the open alerts, each grouped once from its
+            # small partial index and joined (SQLite evaluates a correlated subquery again
+            # wherever it appears: select, filter and order).
+            self.problems = (
+                select(
+                    OutboxItem.contact_id.label("contact_id"),
+                    func.sum(case((OutboxItem.status == "held", 1), else_=0)).label("held"),
+                    func.sum(case((OutboxItem.status == "failed", 1), else_=0))
+                    .label("failed"),
+                )
+                .where(text(OUTBOX_PROBLEM))
+                .group_by(OutboxItem.contact_id)
+                .subquery("outbox_problems")
+            )
+            self.alerts = (
+                select(Timer.case_id.label("case_id"), func.count().label("open_alerts"))
+                .where(*_open_alert(Timer))
+                .group_by(Timer.case_id)
+                .subquery("open_alerts")
+            )
+            self.held = func.coalesce(self.problems.c.held, 0)
+            self.failed = func.coalesce(self.problems.c.failed, 0)
+            alerts = func.coalesce(self.alerts.c.open_alerts, 0)
+        else:
+            # PostgreSQL: lookups per listed row; joined to grouped subqueries, its LIMIT plans
+            # compare every page row with every group.
+            held, failed, alert = aliased(OutboxItem), aliased(OutboxItem), aliased(Timer)
+            self.held = _count(held, held.contact_id == Contact.id, held.status == "held")
+            self.failed = _count(failed, failed.contact_id == Contact.id,
+                                 failed.status == "failed")
+            alerts = _count(alert, alert.case_id == Case.id, *_open_alert(alert))
+        # Fired coordinator timers nobody has resolved yet: the overdue SLA alerts.
+        self.open_alerts = case((Case.status.in_(_TERMINAL), 0), else_=alerts)
 
     @classmethod
-    def build(cls) -> _ListParts:
-        """Fresh subqueries for one statement."""
-        last = (
-            select(Message.contact_id.label("contact_id"),
-                   func.max(Message.created_at).label("last_at"))
-            .group_by(Message.contact_id)
-            .subquery("last_message")
-        )
-        problems = (
-            select(
-                OutboxItem.contact_id.label("contact_id"),
-                func.sum(case((OutboxItem.status == "held", 1), else_=0)).label("held"),
-                func.sum(case((OutboxItem.status == "failed", 1), else_=0)).label("failed"),
-            )
-            .where(OutboxItem.status.in_(("held", "failed")))
-            .group_by(OutboxItem.contact_id)
-            .subquery("outbox_problems")
-        )
-        # Fired coordinator timers nobody has resolved yet: the overdue SLA alerts.
-        alerts = (
-            select(Timer.case_id.label("case_id"), func.count().label("open_alerts"))
-            .where(Timer.audience == Audience.COORDINATOR.value, Timer.fired_at.is_not(None),
-                   Timer.cancelled_at.is_(None))
-            .group_by(Timer.case_id)
-            .subquery("open_alerts")
-        )
-        latest = (
-            select(Case.contact_id.label("contact_id"), func.max(Case.id).label("case_id"))
-            .where(Case.contact_id.is_not(None))
-            .group_by(Case.contact_id)
-            .subquery("latest_case")
-        )
-        return cls(last, problems, alerts, latest)
-
-    @property
-    def held(self) -> Any:
-        return func.coalesce(self.problems.c.held, 0)
-
-    @property
-    def failed(self) -> Any:
-        return func.coalesce(self.problems.c.failed, 0)
-
-    @property
-    def open_alerts(self) -> Any:
-        return case(
-            (Case.status.in_(_TERMINAL), 0), else_=func.coalesce(self.alerts.c.open_alerts, 0)
-        )
-
-    @property
-    def last_at(self) -> Any:
-        return func.coalesce(self.last.c.last_at, Contact.created_at)
+    def for_session(cls, session: AsyncSession) -> _ListParts:
+        """The form that suits the session's database."""
+        return cls(grouped=session.bind.dialect.name == "sqlite")
 
     def joined(self, query: Any) -> Any:
         """Join everything the list reads to `query`, one row per listed contact."""
-        # The conversation's own case wins; otherwise the contact's latest case.
-        case_id = func.coalesce(ConversationRow.case_id, self.latest.c.case_id)
-        family_wrote = exists().where(Message.contact_id == Contact.id,
-                                      Message.direction == "in")
-        return (
+        # A scalar lookup, not EXISTS: PostgreSQL would hash every family message for it.
+        family_wrote = (
+            select(Message.id).where(Message.contact_id == Contact.id, Message.direction == "in")
+            .limit(1).scalar_subquery().is_not(None)
+        )
+        joined = (
             query.select_from(Contact)
             .outerjoin(ConversationRow, ConversationRow.contact_id == Contact.id)
-            .outerjoin(self.latest, self.latest.c.contact_id == Contact.id)
-            .outerjoin(Case, Case.id == case_id)
+            .outerjoin(Case, Case.id == self.case_id)
             .outerjoin(Coordinator, Coordinator.id == Case.assigned_to)
-            .outerjoin(self.last, self.last.c.contact_id == Contact.id)
-            .outerjoin(self.problems, self.problems.c.contact_id == Contact.id)
-            .outerjoin(self.alerts, self.alerts.c.case_id == Case.id)
-            .where(or_(family_wrote, Case.id.is_not(None)))
         )
+        if self.problems is not None:
+            joined = (joined.outerjoin(self.problems, self.problems.c.contact_id == Contact.id)
+                      .outerjoin(self.alerts, self.alerts.c.case_id == Case.id))
+        return joined.where(or_(Case.id.is_not(None), family_wrote))
 
     @property
     def consented(self) -> Any:
@@ -332,41 +341,157 @@ class _ListParts:
         return and_(Case.id.is_not(None), Case.assigned_to.is_(None),
                     Case.status.not_in(_UNCLAIMED_EXEMPT))
 
+    @property
+    def signalled(self) -> Any:
+        """Some key of the urgency order is set: such rows come before all quiet ones."""
+        return or_(
+            func.coalesce(Case.urgent, false()).is_(True), self.open_alerts > 0,
+            Contact.needs_human.is_(True), Contact.unread > 0, self.held + self.failed > 0,
+        )
+
+    def urgency(self) -> tuple[Any, ...]:
+        """The urgency order: urgent, overdue, waiting for a person, failing, unread, latest."""
+        return (
+            func.coalesce(Case.urgent, false()).desc(), self.open_alerts.desc(),
+            Contact.needs_human.desc(), (self.held + self.failed).desc(),
+            Contact.unread.desc(), self.last_at.desc(), Contact.id.desc(),
+        )
+
+    def tab(self, query: Any, show: InboxFilter, coordinator_id: int | None) -> Any:
+        """Restrict `query` to one tab of the list."""
+        if show is InboxFilter.UNCONSENTED:
+            return query.where(~self.consented)
+        query = query.where(self.consented)
+        if show is InboxFilter.ATTENTION:
+            return query.where(Contact.id.in_(_candidates()), self.attention())
+        if show is InboxFilter.MINE:
+            return query.where(_mine(coordinator_id))
+        return query
+
+
+def _count(table: Any, *conditions: Any) -> Any:
+    """How many rows of `table` meet the conditions, as a correlated scalar."""
+    return select(func.count()).select_from(table).where(*conditions).scalar_subquery()
+
+
+def _open_alert(timer: Any) -> tuple[Any, ...]:
+    """The conditions of `ix_timers_open_alerts`, spelled so the planner matches it."""
+    return (timer.audience == Audience.COORDINATOR.value, timer.fired_at.is_not(None),
+            timer.cancelled_at.is_(None))
+
+
+def _candidates() -> Any:
+    """Every contact that may need attention or sort before the quiet ones: a superset read
+    from small partial indexes (the exact conditions are checked on the joined row)."""
+    # Spelled as the partial indexes' own conditions, so that both planners use them.
+    alert, alerted = aliased(Timer), aliased(Case)
+    return union(
+        select(Contact.id).where(text(WAITING)),
+        select(OutboxItem.contact_id).where(text(OUTBOX_PROBLEM)),
+        select(Case.contact_id).where(text(URGENT)),
+        select(Case.contact_id).where(Case.assigned_to.is_(None), Case.status.in_(_CLAIMABLE)),
+        select(alerted.contact_id).join(alert, alert.case_id == alerted.id)
+        .where(*_open_alert(alert)),
+    ).subquery("candidates").select()
+
 
 def _mine(coordinator_id: int | None) -> Any:
     return Case.assigned_to == coordinator_id if coordinator_id is not None else false()
 
 
-async def inbox_rows(
+class Cursor:
+    """Where the next page of the list starts, as the "next page" link carries it.
+
+    The urgency order lists the signalled rows first (a small set, paged by position: `s<n>`)
+    and then the quiet ones by last activity, paged by keyset like the activity order
+    (`q<microseconds>.<contact id>`, or `q` for the first quiet row): a deep page costs what
+    the first one does.
+    """
+
+    def __init__(self, offset: int = 0, before: tuple[datetime, int] | None = None, *,
+                 quiet: bool = False) -> None:
+        self.offset = offset
+        self.before = before
+        self.quiet = quiet or before is not None
+
+    def __str__(self) -> str:
+        if not self.quiet:
+            return f"s{self.offset}"
+        if self.before is None:
+            return "q"
+        at, contact_id = self.before
+        return f"q{int(at.timestamp() * 1_000_000)}.{contact_id}"
+
+    @classmethod
+    def parse(cls, value: str | None) -> Cursor:
+        """The cursor of a link; anything malformed is the first page."""
+        if not value or len(value) > 48:
+            return cls()
+        try:
+            if value[0] == "s":
+                return cls(offset=max(0, min(int(value[1:]), 10**9)))
+            if value == "q":
+                return cls(quiet=True)
+            if value[0] == "q":
+                micros, contact_id = value[1:].split(".", 1)
+                at = datetime.fromtimestamp(int(micros) / 1_000_000, UTC)
+                return cls(before=(at, int(contact_id)))
+        except (ValueError, OverflowError, OSError):
+            pass
+        return cls()
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """One page of the list and where the next one starts (None: this is the last)."""
+
+    rows: list[InboxRow]
+    next: Cursor | None
+
+
+async def inbox_page(
     session: AsyncSession, *, show: InboxFilter = InboxFilter.ATTENTION,
     sort: InboxSort = InboxSort.URGENCY, coordinator_id: int | None = None,
-    limit: int = LIST_LIMIT,
-) -> list[InboxRow]:
-    """The conversations of the shared list, filtered and sorted as the coordinator asked."""
-    parts = _ListParts.build()
-    query = parts.joined(select(
+    limit: int = LIST_LIMIT, after: Cursor | None = None,
+) -> InboxPage:
+    """A page of the shared list, filtered and sorted as the coordinator asked."""
+    parts = _ListParts.for_session(session)
+    cursor = after or Cursor()
+    query = parts.tab(parts.joined(select(
         Contact, ConversationRow.state, Case, Coordinator.name, parts.held, parts.failed,
         parts.open_alerts, parts.last_at,
-    ))
-    if show is InboxFilter.UNCONSENTED:
-        query = query.where(~parts.consented)
-    else:
-        query = query.where(parts.consented)
-    if show is InboxFilter.ATTENTION:
-        query = query.where(parts.attention())
-    elif show is InboxFilter.MINE:
-        query = query.where(_mine(coordinator_id))
-    if sort is InboxSort.URGENCY:
-        query = query.order_by(
-            func.coalesce(Case.urgent, false()).desc(), parts.open_alerts.desc(),
-            Contact.needs_human.desc(), (parts.held + parts.failed).desc(),
-            Contact.unread.desc(), parts.last_at.desc(), Contact.id.desc(),
-        )
-    else:
-        query = query.order_by(parts.last_at.desc(), Contact.id.desc())
-    result = await session.execute(query.limit(limit))
+    )), show, coordinator_id)
     rows: list[InboxRow] = []
-    for contact, state, case_row, assigned_name, held, failed, alerts, last_at in result:
+    quiet = query
+    if sort is InboxSort.URGENCY:
+        if not cursor.quiet:
+            signalled = query.where(Contact.id.in_(_candidates()), parts.signalled)
+            found = await _rows(session, signalled.order_by(*parts.urgency())
+                                .offset(cursor.offset).limit(limit + 1))
+            if len(found) > limit:
+                return InboxPage(found[:limit], Cursor(offset=cursor.offset + limit))
+            rows = found
+        quiet = query.where(~parts.signalled)
+    if cursor.before is not None:
+        at, contact_id = cursor.before
+        quiet = quiet.where(or_(parts.last_at < at,
+                                and_(parts.last_at == at, Contact.id < contact_id)))
+    rest = limit - len(rows)
+    found = await _rows(session, quiet.order_by(parts.last_at.desc(), Contact.id.desc())
+                        .limit(rest + 1))
+    rows += found[:rest]
+    if len(found) <= rest:
+        return InboxPage(rows, None)
+    if not rest:  # the signalled rows filled this page exactly; the quiet ones come next
+        return InboxPage(rows, Cursor(quiet=True))
+    return InboxPage(rows, Cursor(before=(rows[-1].last_activity, rows[-1].contact_id)))
+
+
+async def _rows(session: AsyncSession, query: Any) -> list[InboxRow]:
+    rows: list[InboxRow] = []
+    for contact, state, case_row, assigned_name, held, failed, alerts, last_at in (
+        await session.execute(query)
+    ):
         answers = case_row.answers if case_row is not None else None
         patient = answers.get("patient_name") if isinstance(answers, dict) else None
         rows.append(InboxRow(
@@ -386,19 +511,30 @@ async def inbox_rows(
     return rows
 
 
-async def inbox_counts(session: AsyncSession, *, coordinator_id: int | None) -> InboxCounts:
-    """How many conversations each tab of the list holds."""
-    parts = _ListParts.build()
-    consented = parts.consented
-    query = parts.joined(select(
-        func.sum(case((consented, 1), else_=0)).label("all"),
-        func.sum(case((and_(consented, parts.attention()), 1), else_=0)).label("attention"),
-        func.sum(case((and_(consented, _mine(coordinator_id)), 1), else_=0)).label("mine"),
-        func.sum(case((consented, 0), else_=1)).label("unconsented"),
-    ))
-    row = (await session.execute(query)).one()
-    return InboxCounts(attention=int(row.attention or 0), mine=int(row.mine or 0),
-                       all=int(row.all or 0), unconsented=int(row.unconsented or 0))
+async def inbox_rows(
+    session: AsyncSession, *, show: InboxFilter = InboxFilter.ATTENTION,
+    sort: InboxSort = InboxSort.URGENCY, coordinator_id: int | None = None,
+    limit: int = LIST_LIMIT,
+) -> list[InboxRow]:
+    """The first page of the shared list."""
+    page = await inbox_page(session, show=show, sort=sort, coordinator_id=coordinator_id,
+                            limit=limit)
+    return page.rows
+
+
+async def inbox_counts(
+    session: AsyncSession, *, coordinator_id: int | None, cap: int = COUNT_CAP
+) -> InboxCounts:
+    """How many conversations each tab of the list holds, each counted up to `cap` + 1
+    (a tab holding more says "more than `cap`"): counting 100 000 rows on every load of the
+    page would cost more than the page."""
+    parts = _ListParts.for_session(session)
+    counts = {}
+    for show in InboxFilter:
+        query = parts.tab(parts.joined(select(Contact.id)), show, coordinator_id)
+        counted = select(func.count()).select_from(query.limit(cap + 1).subquery())
+        counts[show.value] = int(await session.scalar(counted) or 0)
+    return InboxCounts(cap=cap, **counts)
 
 
 async def conversation_detail(

@@ -227,15 +227,18 @@ async def inbox(request: web.Request) -> web.Response:
     except ValueError:
         raise web.HTTPFound("/inbox") from None
     me = request[COORDINATOR]
+    after = request.query.get("after")
     async with UnitOfWork(request.app[DATABASE], write=False) as uow:
-        rows = await views.inbox_rows(uow.session, show=show, sort=sort, coordinator_id=me.id)
+        page = await views.inbox_page(uow.session, show=show, sort=sort, coordinator_id=me.id,
+                                      after=views.Cursor.parse(after))
         counts = await views.inbox_counts(uow.session, coordinator_id=me.id)
     await access.list_viewed(
-        request.app[DATABASE], me.id, show.value, [row.contact_id for row in rows],
+        request.app[DATABASE], me.id, show.value, [row.contact_id for row in page.rows],
         request.app[CLOCK](), refresh=request.headers.get(REFRESH_HEADER) == "1",
     )
-    return render(request, "inbox/list.html", nav="list", rows=rows, counts=counts,
-                  show=show.value, sort=sort.value, limit=views.LIST_LIMIT)
+    return render(request, "inbox/list.html", nav="list", rows=page.rows, counts=counts,
+                  show=show.value, sort=sort.value, paged=bool(after),
+                  next=str(page.next) if page.next else None)
 
 
 # -- one conversation -------------------------------------------------------------------------
