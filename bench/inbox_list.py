@@ -178,7 +178,7 @@ def _rows(cases: int, coordinator_ids: list[int], now: datetime) -> Iterator[tup
 
 async def fill(database_url: str, cases: int) -> Filled:
     """Bulk-insert the whole data set, a chunk per table at a time."""
-    from bot.coordinators import create_coordinator
+    from bot.access.coordinators import create_coordinator
     from storage.db import Database
     from storage.unit_of_work import UnitOfWork
 

@@ -131,7 +131,7 @@ def make_study(directory: Path, mib: int, frames: int = 1) -> list[Path]:
 
 async def open_case(database_url: str) -> str:
     """A case waiting for documents, and a live upload token for it."""
-    from bot.upload_links import issue
+    from bot.documents.links import issue
     from intake.case import CaseStatus
     from storage.db import Database
     from storage.tables import Case, Contact
@@ -215,7 +215,7 @@ async def batch_files(session: ClientSession, base: str, token: str, paths: list
 def page_requests(files: list[Path], batches: bool) -> list[tuple[str, list[Path]]]:
     """The page's requests, in order: batches of small files ("batch") and large files one
     by one ("tus"), grouped by the page's rules (`upload.js`: `batchable`, `nextBatch`)."""
-    from bot.upload_batches import BATCH_BYTES, BATCH_FILE_BYTES, BATCH_FILES
+    from bot.documents.batches import BATCH_BYTES, BATCH_FILE_BYTES, BATCH_FILES
     from bot.web.upload import CHUNK_BYTES
 
     small = min(BATCH_FILE_BYTES, CHUNK_BYTES) if batches else 0

@@ -11,14 +11,16 @@ from pathlib import Path
 
 from aiohttp import web, web_response
 
+from bot.access.client_address import TRUSTED_PROXIES
+from bot.access.throttle import forget_old_counters
 from bot.channels.webchat import WebChatChannel
-from bot.client_address import TRUSTED_PROXIES
 from bot.clock import Clock, system_clock
+from bot.documents.links import seal_links_at_rest
+from bot.documents.uploads import FILES, UPLOADS
 from bot.handlers.files import ingest_chat_files
 from bot.handlers.intake import IntakeHandler
 from bot.i18n.catalog import Catalogs
 from bot.i18n.render import Renderer
-from bot.inbound import InboundProcessor
 from bot.keys import (
     CATALOGS,
     CHANNELS,
@@ -33,15 +35,13 @@ from bot.keys import (
     WAKEUPS,
     WEBCHAT_CHANNEL,
 )
-from bot.outbox import OutboxDispatcher
-from bot.replies import ReplyWriter
+from bot.messaging.inbound import InboundProcessor
+from bot.messaging.outbox import OutboxDispatcher
+from bot.messaging.replies import ReplyWriter
+from bot.messaging.timers import TimerService, follow_timer_changes, make_scheduler
+from bot.messaging.wakeups import WEBCHAT, for_database
+from bot.operations.warmup import warm_up
 from bot.settings import Settings
-from bot.throttle import forget_old_counters
-from bot.timers import TimerService, follow_timer_changes, make_scheduler
-from bot.upload_links import seal_links_at_rest
-from bot.uploads import FILES, UPLOADS
-from bot.wakeups import WEBCHAT, for_database
-from bot.warmup import warm_up
 from bot.web import chat, health, letter, metrics, opinion, upload
 from bot.web.chat_session import CHAT_SESSIONS, ChatSessions
 from bot.web.form_guard import form_guard

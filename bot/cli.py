@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot import logs
 from bot.app import create_app
-from bot.metrics import prepare_multiprocess
+from bot.operations.metrics import prepare_multiprocess
 from bot.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
@@ -104,7 +104,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     """Migrate the embedded SQLite database and serve the demo."""
-    from bot.coordinators import prepare_demo_login
+    from bot.access.coordinators import prepare_demo_login
 
     polling = _polling(settings, args)
     asyncio.run(_migrate(settings))
@@ -125,7 +125,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_add_coordinator(settings: Settings, args: argparse.Namespace) -> int:
     """Create a coordinator account for the inbox (asks for the password)."""
-    from bot.coordinators import CoordinatorExists, WeakPassword, add_coordinator
+    from bot.access.coordinators import CoordinatorExists, WeakPassword, add_coordinator
 
     password = os.environ.get("COORDINATOR_PASSWORD") or getpass.getpass("Password: ")
     try:
@@ -150,8 +150,8 @@ def _new_password() -> str:
 
 def cmd_change_password(settings: Settings, args: argparse.Namespace) -> int:
     """Set a coordinator's new password and end all their inbox sessions."""
+    from bot.access.coordinators import NoSuchCoordinator, WeakPassword, change_password
     from bot.clock import system_clock
-    from bot.coordinators import NoSuchCoordinator, WeakPassword, change_password
 
     try:
         password = _new_password()
@@ -167,8 +167,8 @@ def cmd_change_password(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_deactivate_coordinator(settings: Settings, args: argparse.Namespace) -> int:
     """Close a coordinator's account: their sessions end at once, sign-in is refused."""
+    from bot.access.coordinators import NoSuchCoordinator, deactivate_coordinator
     from bot.clock import system_clock
-    from bot.coordinators import NoSuchCoordinator, deactivate_coordinator
 
     try:
         _, ended = asyncio.run(
@@ -190,7 +190,7 @@ def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     """Write a consistent backup (database, encrypted files, manifest) into a new folder."""
-    from bot.backup import BackupError, backup
+    from bot.operations.backup import BackupError, backup
 
     try:
         manifest = backup(settings, args.directory)
@@ -206,7 +206,7 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     """Restore a backup into an empty deployment configured with the same file key."""
-    from bot.backup import BackupError, restore
+    from bot.operations.backup import BackupError, restore
 
     try:
         report = restore(settings, args.directory)

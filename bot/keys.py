@@ -10,11 +10,11 @@ from bot.channels.webchat import WebChatChannel
 from bot.clock import Clock
 from bot.i18n.catalog import Catalogs
 from bot.i18n.render import Renderer
-from bot.inbound import InboundProcessor
-from bot.outbox import OutboxDispatcher
+from bot.messaging.inbound import InboundProcessor
+from bot.messaging.outbox import OutboxDispatcher
+from bot.messaging.timers import TimerService
+from bot.messaging.wakeups import Wakeups
 from bot.settings import Settings
-from bot.timers import TimerService
-from bot.wakeups import Wakeups
 from storage.db import Database
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -30,4 +30,4 @@ CHANNELS = web.AppKey("channels", dict[str, Channel])
 TIMERS = web.AppKey("timers", TimerService)
 WAKEUPS = web.AppKey("wakeups", Wakeups)
 
-from bot.uploads import FILES, UPLOADS  # noqa: E402,F401  (file store, upload service)
+from bot.documents.uploads import FILES, UPLOADS  # noqa: E402,F401  (file store, upload service)

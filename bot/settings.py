@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from bot.client_address import Network, parse_networks
+from bot.access.client_address import Network, parse_networks
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/intake.db"
 

@@ -1,7 +1,7 @@
 """The vocabulary of imaging quality: instance facts in, series verdicts out (no rules here).
 
 `InstanceFacts` is what one instance's header says, as kept in a document's stored
-inspection (`inspection["image"]`, written by `bot.dicom_facts`); `SeriesVerdict` is what
+inspection (`inspection["image"]`, written by `bot.imaging.facts`); `SeriesVerdict` is what
 `intake.imaging` concludes about a series, and `as_json` is what a document keeps of it.
 """
 

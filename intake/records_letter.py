@@ -5,7 +5,7 @@ law that grants it.
 Only laws we can cite exactly are cited: the GDPR in the EU/EEA; in Turkey the KVKK and the
 Patient Rights Regulation. Elsewhere the letter names the patient's right to their own records
 in neutral words and invents no statute. The domain says what the letter contains;
-`bot.letter_pdf` renders it in the hospital's language and lays it out as a PDF.
+`bot.journey.letter_pdf` renders it in the hospital's language and lays it out as a PDF.
 """
 
 from __future__ import annotations

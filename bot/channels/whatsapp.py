@@ -2,7 +2,7 @@
 
 The transport is twilio-python's aiohttp-based async client. Options degrade to numbered text
 (the family answers with the number); long texts are split under Twilio's 1,600-character
-`Body` limit; the 24-hour window and its templates are decided in `bot.policy`.
+`Body` limit; the 24-hour window and its templates are decided in `bot.messaging.policy`.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from bot import policy
 from bot.channels.base import Attachment, ChannelError, Inbound, Outbound, SendResult
 from bot.clock import Clock
 from bot.i18n.negotiate import from_phone_number
 from bot.i18n.render import RenderedOption, RenderedPrompt, numbered_text
 from bot.keys import CATALOGS, CHANNELS, CLOCK, SETTINGS
+from bot.messaging import policy
 
 log = logging.getLogger(__name__)
 # twilio-python logs every request URL and header at INFO: ids only, but noisy.

@@ -13,11 +13,12 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.channels.base import ChannelError, Inbound
+from bot.documents.inspection import display_name
+from bot.documents.links import has_live_link, issue_link_for_case
+from bot.documents.messages import problem_text, use_upload_link
+from bot.documents.sessions import FileMeta
+from bot.documents.uploads import UPLOADS, UploadService
 from bot.keys import CHANNELS, DATABASE, SETTINGS
-from bot.upload_files import display_name
-from bot.upload_links import has_live_link, issue_link_for_case
-from bot.upload_messages import problem_text, use_upload_link
-from bot.uploads import UPLOADS, FileMeta, UploadService
 from intake.case import CaseStatus
 from intake.prompts import Prompt
 from storage.files import FileTooLarge

@@ -9,16 +9,16 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Inbound
-from bot.erasure import erase_case
+from bot.documents.links import issue_link_for_case
 from bot.handlers.case_replies import CaseReplies
 from bot.i18n.detect import detect_language_async
 from bot.i18n.render import Renderer
+from bot.journey.letter_pdf import uncovered
 from bot.journey.letters import letter_prompt, prepare_letter
 from bot.journey.opinions import AFTER_OPINION, opinion_link_prompt, reissue_family_link
 from bot.journey.quotes import record_answer
-from bot.letter_pdf import uncovered
-from bot.replies import ReplyWriter
-from bot.upload_links import issue_link_for_case
+from bot.messaging.erasure import erase_case
+from bot.messaging.replies import ReplyWriter
 from intake import events as ev
 from intake.case import CaseStatus
 from intake.commands import match_command, match_language_name

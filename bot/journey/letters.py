@@ -16,8 +16,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.documents.links import TOKEN_SHAPE, LinkProblem, token_hash
 from bot.journey.context import audit
-from bot.upload_links import TOKEN_SHAPE, LinkProblem, token_hash
 from intake.prompts import Prompt, Text
 from intake.records_letter import legal_basis, letter_details
 from storage.tables import Case, RecordsLetter

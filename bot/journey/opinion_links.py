@@ -1,4 +1,4 @@
-"""Opinion links are capabilities, like upload links (bot/upload_links.py): a 256-bit token
+"""Opinion links are capabilities, like upload links (bot/documents/links.py): a 256-bit token
 stored only as its SHA-256, scoped to one opinion and one audience (the family or the treating
 doctor, so the inbox can tell who opened it), expiring after 30 days, revocable."""
 
@@ -11,7 +11,7 @@ from enum import StrEnum
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.upload_links import TOKEN_SHAPE, LinkProblem, token_hash
+from bot.documents.links import TOKEN_SHAPE, LinkProblem, token_hash
 from storage.tables import (
     Case,
     Email,

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.documents.links import LinkProblem
 from bot.i18n.render import isolate
 from bot.journey.context import JourneyError, audit, family_language, locked_case
 from bot.journey.doctor import DoctorMail
@@ -23,8 +24,7 @@ from bot.journey.opinion_links import (
     resolve,
     revoke_links,
 )
-from bot.replies import ReplyWriter
-from bot.upload_links import LinkProblem
+from bot.messaging.replies import ReplyWriter
 from intake.case import CaseStatus
 from intake.deadlines import SlaEvent, cancelled_kinds, sla_deadlines
 from intake.prompts import Prompt, Text

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.i18n.render import Renderer, isolate
 from bot.journey.context import JourneyError, audit, family_language, locked_case
-from bot.replies import ReplyWriter
+from bot.messaging.replies import ReplyWriter
 from intake.case import CaseStatus
 from intake.prompts import Prompt, Text
 from intake.quotes import QUOTE_OPTIONS, QuoteAnswer, QuoteRefused, check_terms

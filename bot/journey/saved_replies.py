@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.i18n.render import Renderer, isolate
 from bot.journey.context import JourneyError, audit, family_language, locked_case
-from bot.replies import ReplyWriter
+from bot.messaging.replies import ReplyWriter
 from intake.case import CaseStatus
 from intake.checklist import checklist_for, missing_items
 from intake.vocabulary import LANGUAGES

@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.documents.links import TOKEN_SHAPE, token_hash
 from bot.i18n.render import Renderer, isolate
 from bot.journey.context import JourneyError, audit, family_language, locked_case
-from bot.replies import ReplyWriter
-from bot.upload_links import TOKEN_SHAPE, token_hash
+from bot.messaging.replies import ReplyWriter
 from intake.case import CaseStatus
 from intake.deadlines import SlaEvent, SlaKind, cancelled_kinds, sla_deadlines
 from intake.prompts import Prompt, Text

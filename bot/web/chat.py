@@ -14,9 +14,11 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import exists, select
 
+from bot.access.client_address import request_address
+from bot.access.throttle import Throttle
 from bot.channels.base import Inbound
 from bot.channels.webchat import NAME as WEBCHAT
-from bot.client_address import request_address
+from bot.documents.links import open_links
 from bot.i18n.negotiate import from_accept_language, text_direction
 from bot.keys import (
     CATALOGS,
@@ -30,9 +32,7 @@ from bot.keys import (
     WAKEUPS,
     WEBCHAT_CHANNEL,
 )
-from bot.throttle import Throttle
-from bot.upload_links import open_links
-from bot.wakeups import WEBCHAT as WEBCHAT_CHANGED
+from bot.messaging.wakeups import WEBCHAT as WEBCHAT_CHANGED
 from bot.web.bodies import BodyError, read_json
 from bot.web.chat_session import CHAT_SESSIONS, ChatSession
 from bot.web.templating import render_page
@@ -277,8 +277,8 @@ async def poll_messages(request: web.Request) -> web.Response:
             remaining = deadline - time.monotonic()
             if messages or remaining <= 0:
                 break
-            # Woken by a delivery in any worker (`bot.wakeups`); the re-read is only a net,
-            # every second while another worker's deliveries cannot be heard.
+            # Woken by a delivery in any worker (`bot.messaging.wakeups`); the re-read is only a
+            # net, every second while another worker's deliveries cannot be heard.
             net = request.app[SETTINGS].wakeup_safety_seconds if wakeups.live else 1.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(delivered.wait(), min(net, remaining))

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from bot.documents.links import LinkProblem
+from bot.journey.letter_pdf import render_letter
 from bot.journey.letters import open_letter
 from bot.keys import CLOCK, DATABASE, RENDERER, SETTINGS
-from bot.letter_pdf import render_letter
-from bot.upload_links import LinkProblem
 from intake.records_letter import LegalBasis
 from storage.unit_of_work import UnitOfWork
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.keys import CLOCK, DATABASE, SETTINGS
-from bot.metrics import MULTIPROC_ENV, metrics
+from bot.operations.metrics import MULTIPROC_ENV, metrics
 from storage.tables import OutboxItem, Timer
 from storage.unit_of_work import UnitOfWork
 

@@ -16,15 +16,15 @@ from datetime import date, timedelta
 
 from aiohttp import web
 
-from bot.client_address import request_address
+from bot.access.client_address import request_address
+from bot.access.throttle import Throttle
+from bot.documents.links import LinkProblem
+from bot.documents.uploads import FILES
 from bot.i18n.negotiate import from_accept_language
 from bot.journey.desks import JOURNEY
 from bot.journey.opinion_links import Audience, resolve
 from bot.journey.video import booking_for_token, calendar_file
 from bot.keys import CATALOGS, CLOCK, DATABASE, JINJA, RENDERER
-from bot.throttle import Throttle
-from bot.upload_links import LinkProblem
-from bot.uploads import FILES
 from bot.web.templating import render_page
 from intake.prompts import N_, Text
 from storage.tables import Case, Contact, Opinion

@@ -19,9 +19,22 @@ from datetime import datetime, timedelta
 
 from aiohttp import BodyPartReader, ClientPayloadError, web
 
-from bot import upload_links
-from bot.client_address import request_address
-from bot.file_store import make_file_store
+from bot.access.client_address import request_address
+from bot.access.throttle import Throttle
+from bot.documents import links as upload_links
+from bot.documents.batches import (
+    BATCH_BODY_BYTES,
+    BATCH_BYTES,
+    BATCH_FILE_BYTES,
+    BATCH_FILES,
+    BatchFile,
+    BatchReceiver,
+)
+from bot.documents.budgets import Limits
+from bot.documents.inspection import READ_CHUNK
+from bot.documents.messages import size_text
+from bot.documents.sessions import UploadRefused, accepts_uploads, file_meta, parse_metadata
+from bot.documents.uploads import FILES, UPLOADS, UploadService
 from bot.i18n.negotiate import from_accept_language
 from bot.keys import (
     CATALOGS,
@@ -33,28 +46,8 @@ from bot.keys import (
     RENDERER,
     SETTINGS,
 )
-from bot.replies import ReplyWriter
-from bot.throttle import Throttle
-from bot.upload_batches import (
-    BATCH_BODY_BYTES,
-    BATCH_BYTES,
-    BATCH_FILE_BYTES,
-    BATCH_FILES,
-    BatchFile,
-    BatchReceiver,
-)
-from bot.upload_files import READ_CHUNK
-from bot.upload_messages import size_text
-from bot.uploads import (
-    FILES,
-    UPLOADS,
-    Limits,
-    UploadRefused,
-    UploadService,
-    accepts_uploads,
-    file_meta,
-    parse_metadata,
-)
+from bot.messaging.replies import ReplyWriter
+from bot.operations.file_store import make_file_store
 from bot.web.bodies import BodyError, chunks, has_unstorable, paced, read_json
 from bot.web.templating import render_page
 from intake.prompts import N_, Text

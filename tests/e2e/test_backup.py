@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.backup import (
+from bot.documents.inspection import open_document
+from bot.operations.backup import (
     BackupError,
     backup,
     database_is_empty,
@@ -21,7 +22,6 @@ from bot.backup import (
     restore,
 )
 from bot.settings import Settings
-from bot.upload_files import open_document
 from storage.db import Database
 from storage.files import EncryptedDiskStore, load_or_create_key
 from storage.tables import Case, Document

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 
-from bot.client_address import parse_networks
+from bot.access.client_address import parse_networks
 from bot.journey.desks import JOURNEY
 from bot.settings import Settings
 from intake.case import CaseStatus

@@ -14,9 +14,9 @@ from aiohttp import ClientSession
 from pydicom.uid import JPEGBaseline8Bit
 from sqlalchemy import select
 
-from bot.erasure import erase_case
+from bot.documents.uploads import UPLOADS
+from bot.messaging.erasure import erase_case
 from bot.settings import Settings
-from bot.uploads import UPLOADS
 from storage.db import Database
 from storage.tables import AuditEntry, Case, Contact, Document
 from storage.unit_of_work import UnitOfWork

@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestServer
 from yarl import URL
 
 import bot.keys
+from bot.access.coordinators import create_coordinator
 from bot.app import create_app
-from bot.coordinators import create_coordinator
 from bot.settings import Settings
 from bot.web.inbox import setup_inbox
 from bot.web.inbox.auth import SESSION_COOKIE, load_session_key

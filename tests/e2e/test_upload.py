@@ -468,8 +468,8 @@ async def test_a_body_without_length_counts_by_the_bytes_received(intake: Intake
 
 
 async def test_erasure_and_abandoned_uploads_leave_no_bytes_behind(intake: Intake) -> None:
-    from bot.upload_files import purge_case_uploads
-    from bot.uploads import UPLOADS
+    from bot.documents.inspection import purge_case_uploads
+    from bot.documents.uploads import UPLOADS
     from storage.db import Database
     from storage.unit_of_work import UnitOfWork
 

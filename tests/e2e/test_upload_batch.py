@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import update
 
+from bot.documents.batches import BATCH_BODY_BYTES, BATCH_FILES
 from bot.settings import Settings
-from bot.upload_batches import BATCH_BODY_BYTES, BATCH_FILES
 from bot.web import upload as upload_web
 from storage.db import Database
 from storage.tables import Case, Document, UploadSession

@@ -19,8 +19,8 @@ from sqlalchemy import select, text
 
 from bot.app import create_app
 from bot.keys import WAKEUPS
+from bot.messaging.wakeups import APPLICATION_NAME
 from bot.settings import Settings
-from bot.wakeups import APPLICATION_NAME
 from intake.deadlines import Audience, SlaKind
 from storage import repositories as repo
 from storage.db import Database

@@ -18,8 +18,8 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.app import create_app
+from bot.documents.links import issue, issue_link_for_case
 from bot.settings import Settings
-from bot.upload_links import issue, issue_link_for_case
 from storage.db import Database
 from storage.tables import Case, Document
 from storage.unit_of_work import UnitOfWork

@@ -15,9 +15,9 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
+from bot.access.client_address import parse_networks
 from bot.app import create_app
 from bot.channels.telegram import TELEGRAM
-from bot.client_address import parse_networks
 from bot.settings import Settings
 from intake.case import CaseStatus
 from storage.db import Database

@@ -93,7 +93,7 @@ async def test_messages_beyond_the_per_minute_limit_are_refused_and_not_stored(
 async def test_clients_behind_a_trusted_proxy_are_counted_apart(
     start: Start, db: Database
 ) -> None:
-    from bot.client_address import parse_networks
+    from bot.access.client_address import parse_networks
 
     base = await start(new_conversations_per_hour=1,
                        trusted_proxies=parse_networks("127.0.0.1"))

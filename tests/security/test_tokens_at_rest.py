@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 from aiohttp import ClientSession
 
+from bot.documents.links import open_links, seal_links
 from bot.settings import Settings
-from bot.upload_links import open_links, seal_links
 from storage import repositories as repo
 from storage.db import Database
 from storage.files import Sealer

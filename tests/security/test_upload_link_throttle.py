@@ -12,9 +12,9 @@ from datetime import timedelta
 from aiohttp import ClientSession
 from sqlalchemy import select
 
+from bot.access.throttle import Throttle, forget_old_counters, key_hash
+from bot.documents.links import issue
 from bot.settings import Settings
-from bot.throttle import Throttle, forget_old_counters, key_hash
-from bot.upload_links import issue
 from storage.db import Database
 from storage.tables import ThrottleCounter
 from storage.unit_of_work import UnitOfWork

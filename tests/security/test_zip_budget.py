@@ -13,8 +13,8 @@ import zipfile
 
 from aiohttp import ClientSession
 
+from bot.documents.uploads import UPLOADS
 from bot.settings import Settings
-from bot.uploads import UPLOADS
 from storage.tables import AuditEntry, Contact, Document, Message
 from tests.e2e.test_telegram import TelegramFamily, texts
 from tests.e2e.upload_client import pdf

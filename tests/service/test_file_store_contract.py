@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bot.file_store import make_file_store
+from bot.operations.file_store import make_file_store
 from storage.files import (
     DEFAULT_SEGMENT_SIZE,
     EncryptedDiskStore,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.channels.base import Attachment, ChannelError, Outbound, SendResult
-from bot.outbox import OutboxDispatcher, backoff_seconds
+from bot.messaging.outbox import OutboxDispatcher, backoff_seconds
 from storage.db import Database
 from storage.tables import Contact, Message, OutboxItem
 from tests.clock import FakeClock

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.channels.base import Inbound
-from bot.inbound import InboundProcessor
+from bot.messaging.inbound import InboundProcessor
 from storage.db import Database
 from storage.tables import Contact, InboundEvent, Message
 from tests.clock import FakeClock

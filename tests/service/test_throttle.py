@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.throttle import Throttle, key_hash
+from bot.access.throttle import Throttle, key_hash
 from storage.db import Database
 from storage.tables import ThrottleCounter
 

@@ -12,8 +12,8 @@ from sqlalchemy import event, insert, select
 
 from bot.i18n.catalog import Catalogs
 from bot.i18n.render import Renderer
-from bot.replies import ReplyWriter
-from bot.timers import BATCH, TimerLoop, TimerService
+from bot.messaging.replies import ReplyWriter
+from bot.messaging.timers import BATCH, TimerLoop, TimerService
 from storage.db import Database
 from storage.tables import Timer
 from tests.clock import FakeClock

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.archive import ArchiveRejected, iter_zip_members, open_zip
-from bot.dicom import inspect_dicom
+from bot.documents.archive import ArchiveRejected, iter_zip_members, open_zip
+from bot.imaging.reading import inspect_dicom
 from storage.files import EncryptedDiskStore, chunks_from_file
 from tests.dicom_factory import iter_study, zip_files
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.client_address import client_address, parse_networks
+from bot.access.client_address import client_address, parse_networks
 
 PROXIES = parse_networks("10.0.0.0/8, 127.0.0.1, ::1")
 

@@ -7,14 +7,14 @@ import zipfile
 
 import pytest
 
-from bot.content_types import (
+from bot.documents.content_types import (
     dangerous_name,
     download_headers,
     stored_type,
     text_is_plain,
     zip_kind,
 )
-from bot.documents import FileType
+from bot.documents.kinds import FileType
 
 DOCX_TYPES = (
     b'<?xml version="1.0"?><Types><Override PartName="/word/document.xml" ContentType='

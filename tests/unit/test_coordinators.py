@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.coordinators import (
+from bot.access.coordinators import (
     DEMO_EMAIL,
     CoordinatorExists,
     WeakPassword,
@@ -19,8 +19,8 @@ from bot.coordinators import (
     prepare_demo_login,
     verify_password,
 )
-from bot.failure_delay import FailureDelay
-from bot.throttle import Throttle
+from bot.access.failure_delay import FailureDelay
+from bot.access.throttle import Throttle
 from bot.web.inbox.auth import SessionSigner, SignInLimits, safe_next
 from storage.db import Database
 from storage.unit_of_work import UnitOfWork

@@ -15,19 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydicom.data import get_testdata_file
 
-from bot.dicom import (
+from bot.imaging.identity import Match, identity_matches
+from bot.imaging.reading import (
     DicomKind,
     DicomProblem,
     DicomReport,
     InvalidDicom,
-    Match,
-    identity_matches,
     inspect_dicom,
     inspect_dicom_async,
-    missing_from_folder,
-    read_dicomdir,
-    summarize,
 )
+from bot.imaging.studies import missing_from_folder, read_dicomdir, summarize
 from storage.files import EncryptedDiskStore, chunks_from_file
 from tests.dicom_factory import instance_bytes, write_dicomdir_folder, write_study
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.documents import ALLOWED_TYPES, FileType, claims_dicom, guess_item, sniff
+from bot.documents.kinds import ALLOWED_TYPES, FileType, claims_dicom, guess_item, sniff
 from intake.checklist import ItemKind
 from tests.dicom_factory import instance_bytes
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from bot.documents.messages import studies
 from bot.i18n.catalog import Catalogs
 from bot.i18n.render import Renderer
-from bot.imaging_messages import ask_hospital_text, imaging_lines
-from bot.upload_messages import studies
+from bot.imaging.messages import ask_hospital_text, imaging_lines
 from intake.imaging import Category, Finding, Note, SeriesVerdict
 
 RENDERER = Renderer(Catalogs())

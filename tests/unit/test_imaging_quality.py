@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydicom.uid import JPEGBaseline8Bit
 
-from bot.dicom import inspect_dicom
+from bot.imaging.reading import inspect_dicom
 from intake.imaging import (
     Category,
     Finding,

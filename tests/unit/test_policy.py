@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.policy import TemplateConfig, whatsapp_delivery, within_window
+from bot.messaging.policy import TemplateConfig, whatsapp_delivery, within_window
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 HX_EN = "HX" + "a" * 32

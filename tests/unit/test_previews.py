@@ -9,8 +9,8 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 from pydicom.uid import JPEGBaseline8Bit
 
-from bot.previews import PREVIEW_SIDE, render_preview
-from bot.upload_files import open_parts
+from bot.documents.inspection import open_parts
+from bot.imaging.previews import PREVIEW_SIDE, render_preview
 from storage.files import EncryptedDiskStore, chunks_from_file
 from tests.dicom_factory import encapsulated_pdf_bytes, instance_bytes
 

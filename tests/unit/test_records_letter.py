@@ -14,7 +14,7 @@ from pypdf import PdfReader
 
 from bot.i18n.catalog import Catalogs
 from bot.i18n.render import Renderer
-from bot.letter_pdf import render_letter, uncovered
+from bot.journey.letter_pdf import render_letter, uncovered
 from intake.records_letter import (
     EEA,
     LegalBasis,

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.throttle import Throttle
-from bot.upload_files import clean_relative_path, display_name
-from bot.upload_links import (
+from bot.access.throttle import Throttle
+from bot.documents.inspection import clean_relative_path, display_name
+from bot.documents.links import (
     LinkProblem,
     issue,
     issue_link_for_case,
@@ -21,7 +21,7 @@ from bot.upload_links import (
     token_hash,
     url,
 )
-from bot.uploads import parse_metadata
+from bot.documents.sessions import parse_metadata
 from bot.web.upload import BadTokenLimiter
 from intake.checklist import ItemKind
 from intake.deadlines import upload_link_expires_at

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from bot.failure_delay import FailureDelay
-from bot.inbox_sessions import SessionStore
+from bot.access.failure_delay import FailureDelay
+from bot.access.inbox_sessions import SessionStore
+from bot.access.throttle import Throttle
 from bot.keys import CHANNELS, CLOCK, DATABASE, DISPATCHER, RENDERER, SETTINGS
-from bot.replies import ReplyWriter
-from bot.throttle import Throttle
+from bot.messaging.replies import ReplyWriter
 from bot.web.inbox.actions import InboxActions
 from bot.web.inbox.auth import (
     SESSIONS,

@@ -22,7 +22,7 @@ from bot.channels.base import Channel
 from bot.clock import Clock
 from bot.handlers.case_replies import CaseReplies
 from bot.journey.quotes import quote_answer
-from bot.replies import ReplyWriter
+from bot.messaging.replies import ReplyWriter
 from intake.case import CaseStatus, InvalidTransition
 from intake.conversation import Conversation, current_prompts
 from intake.deadlines import Audience, SlaEvent, SlaKind, cancelled_kinds, sla_deadlines

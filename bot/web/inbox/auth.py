@@ -1,11 +1,11 @@
 """Inbox sign-in: server-side sessions, CSRF tokens, and slowing down password guessing.
 
 The session cookie holds a random token; the session itself lives in the database
-(`bot.inbox_sessions`), so signing out, idleness, age, a password change or a deactivation end
-it on every worker at once. A CSRF token is an HMAC of the session token (of a pre-login nonce
+(`bot.access.inbox_sessions`), so signing out, idleness, age, a password change or a deactivation
+end it on every worker at once. A CSRF token is an HMAC of the session token (of a pre-login nonce
 cookie on the login form), so it dies with the session; SameSite=Strict is the second line of
-defence. Failed sign-ins slow down further attempts per account and client address, and per
-client address (`SignInLimits`), in counters every worker shares.
+defence. Failed sign-ins slow down further attempts per account and client address, and per client
+address (`SignInLimits`), in counters every worker shares.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.coordinators import normalize_email
-from bot.failure_delay import FailureDelay
-from bot.inbox_sessions import Session, SessionStore
+from bot.access.coordinators import normalize_email
+from bot.access.failure_delay import FailureDelay
+from bot.access.inbox_sessions import Session, SessionStore
 from bot.keys import CLOCK, SETTINGS
 from bot.settings import Settings
 from bot.web.inbox.language import ui_text

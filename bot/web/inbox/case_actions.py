@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from sqlalchemy import func, select
 
+from bot.documents.uploads import FILES
 from bot.journey.context import JourneyError
 from bot.journey.desks import JOURNEY, JourneyDesks
 from bot.journey.doctor import DoctorMail
@@ -21,8 +22,7 @@ from bot.journey.saved_replies import SavedReplies, is_complete, library, title_
 from bot.journey.summary import journey
 from bot.journey.video import MINUTES, VideoDesk, country_zone
 from bot.keys import CHANNELS, CLOCK, DATABASE, DISPATCHER, RENDERER, SETTINGS
-from bot.replies import ReplyWriter
-from bot.uploads import FILES
+from bot.messaging.replies import ReplyWriter
 from bot.web.inbox.auth import (
     COORDINATOR,
     CSRF_FIELD,

@@ -10,9 +10,9 @@ from typing import Any
 from babel import Locale
 from babel.lists import format_list
 
+from bot.documents.messages import modality_text
 from bot.i18n.render import Renderer
-from bot.imaging_quality import middle_instance, series_documents
-from bot.upload_messages import modality_text
+from bot.imaging.quality import middle_instance, series_documents
 from bot.web.inbox.language import FORMAT_LOCALES, Formats
 from intake.case import CaseStatus, allowed_transitions, is_terminal, status_label
 from intake.checklist import ItemKind, checklist_for, is_satisfied, received_from

@@ -1,7 +1,7 @@
 """Series previews in the inbox: `GET /inbox/documents/{id}/preview`, login required, audited.
 
 The first request for a document decodes its middle frame in a worker thread
-(`bot.previews`), stores the PNG encrypted in the file store like any received file, and
+(`bot.imaging.previews`), stores the PNG encrypted in the file store like any received file, and
 records the object's key in the document's inspection (`preview_key`), so later views and
 other workers serve the stored picture; erasure deletes it with the document. A document that
 cannot be previewed is marked (`preview: "none"`) and answers 404, which the page shows as
@@ -19,9 +19,9 @@ from aiohttp import web
 from sqlalchemy import select
 
 import bot.keys
+from bot.documents.inspection import document_parts, open_parts
+from bot.imaging.previews import render_preview
 from bot.keys import CLOCK, DATABASE
-from bot.previews import render_preview
-from bot.upload_files import document_parts, open_parts
 from bot.web.inbox.actions import audit
 from bot.web.inbox.auth import COORDINATOR, requires_login
 from storage.files import FileStore

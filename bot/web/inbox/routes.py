@@ -16,15 +16,15 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 import bot.keys
-from bot.client_address import request_address
-from bot.content_types import download_headers
-from bot.coordinators import check_sign_in
-from bot.documents import SNIFF_BYTES
-from bot.inbox_sessions import EndReason
+from bot.access.client_address import request_address
+from bot.access.coordinators import check_sign_in
+from bot.access.inbox_sessions import EndReason
+from bot.documents.content_types import download_headers
+from bot.documents.inspection import document_keys
+from bot.documents.kinds import SNIFF_BYTES
 from bot.journey.summary import journey
 from bot.keys import CATALOGS, CLOCK, DATABASE, JINJA, RENDERER, SETTINGS
-from bot.metrics import metrics
-from bot.upload_files import document_keys
+from bot.operations.metrics import metrics
 from bot.web.inbox import access
 from bot.web.inbox.actions import ActionError, InboxActions
 from bot.web.inbox.auth import (

@@ -5,7 +5,7 @@ Revises: 0005_letter
 Create Date: 2026-12-06 10:00:00.000000
 
 Statement triggers call `pg_notify` in the transaction that writes the rows, so every
-worker's listener (`bot.wakeups`) hears of the work only once it is committed, whoever wrote
+worker's listener (`bot.messaging.wakeups`) hears of the work only once it is committed, whoever wrote
 it. Payloads are opaque: a contact id, an epoch due time. SQLite has no triggers of this kind
 and needs none: it runs one process, which wakes its loops itself.
 """

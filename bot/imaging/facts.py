@@ -1,6 +1,6 @@
 """The header facts the imaging quality rules need, read from a parsed DICOM header.
 
-Called by `bot.dicom` on the header it has already read (`stop_before_pixels`): no file
+Called by `bot.imaging.reading` on the header it has already read (`stop_before_pixels`): no file
 access, no pixels. Free text is not kept (only whether the series description names a
 localizer), nor any name or date.
 """

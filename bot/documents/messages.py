@@ -1,7 +1,7 @@
 """What the family is told about the files it sent: language-neutral `Text`, rendered late.
 
-Problem codes come from the inspection (`bot.dicom.DicomProblem`, `bot.archive` rejection
-codes, and a few of our own); each maps to plain words saying what to do next.
+Problem codes come from the inspection (`bot.imaging.reading.DicomProblem`, `bot.documents.archive`
+rejection codes, and a few of our own); each maps to plain words saying what to do next.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Diagnostic quality of received imaging: verdicts judged over a case, kept per document.
 
-`bot.dicom_facts.image_facts` keeps, per document (`inspection["image"]`), what the pure
+`bot.imaging.facts.image_facts` keeps, per document (`inspection["image"]`), what the pure
 rules in `intake.imaging` need. A series' verdict depends on all its instances, which arrive
 as separate uploads, so it is judged over the whole case (`intake.imaging.assess_inspections`);
 `record_verdicts` stores each series' verdict in its documents' `inspection["quality"]`

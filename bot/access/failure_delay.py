@@ -3,7 +3,7 @@
 Used for the inbox sign-in: a few free failures per counter within a window, then each further
 failure makes the next attempt wait `base`, doubling up to `cap`. The cap keeps it a slow-down,
 never a lock-out: once the delay after the last failure has passed, one more attempt is always
-looked at. The counts live in the database (`bot.throttle.Throttle`), so a guesser cannot
+looked at. The counts live in the database (`bot.access.throttle.Throttle`), so a guesser cannot
 spread attempts over several workers.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from bot.throttle import Throttle
+from bot.access.throttle import Throttle
 
 
 class FailureDelay:

@@ -1,4 +1,4 @@
-"""What a received DICOM file is, whether it is whole, and whose it seems to be.
+"""What a received DICOM file is and whether it is whole.
 
 pydicom parses silently what it cannot validate (FACTS.md section 3): `force=True` turns junk
 into a Dataset and a truncated file reads without a word. So a file counts as valid DICOM only
@@ -18,8 +18,9 @@ any file size: large values are deferred, and a guard refuses any single read ab
 `MAX_ELEMENT_READ` and more than `MAX_HEADER_READ` in all. Deflated files are reported as
 `unsupported_syntax`, because pydicom inflates them whole in memory (a zip bomb in disguise).
 
-Run `inspect_dicom` in a worker thread (`inspect_dicom_async` does). Reports never carry file
-names; callers must not log patient names or dates from them.
+Whose it seems to be is `bot.imaging.identity`; the studies a case holds, and what a DICOMDIR
+promises, `bot.imaging.studies`. Run `inspect_dicom` in a worker thread (`inspect_dicom_async`
+does). Reports never carry file names; callers must not log patient names or dates from them.
 """
 
 from __future__ import annotations
@@ -30,13 +31,10 @@ import logging
 import os
 import re
 import struct
-import unicodedata
 import warnings
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
-from difflib import SequenceMatcher
 from enum import StrEnum
 from typing import Any, BinaryIO, NamedTuple
 
@@ -49,27 +47,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
-from bot.dicom_facts import image_facts
-from intake.normalize import fold_words
-
-__all__ = [
-    "DICOMDIR_SOP_CLASS",
-    "DicomDirIndex",
-    "DicomKind",
-    "DicomProblem",
-    "DicomReport",
-    "InvalidDicom",
-    "Match",
-    "ReferencedFile",
-    "StudySummary",
-    "configure_pydicom",
-    "identity_matches",
-    "inspect_dicom",
-    "inspect_dicom_async",
-    "missing_from_folder",
-    "read_dicomdir",
-    "summarize",
-]
+from bot.imaging.facts import image_facts
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +101,6 @@ class InvalidDicom(Exception):
         self.code = str(code)
 
 
-class Match(StrEnum):
-    """Whether a DICOM file's patient looks like the case's patient."""
-
-    MATCH = "match"
-    MISMATCH = "mismatch"
-    UNKNOWN = "unknown"
-
-
 @dataclass(frozen=True)
 class DicomReport:
     """The metadata and verdict for one file; `summary()` is what the Document row keeps."""
@@ -157,7 +127,7 @@ class DicomReport:
     bits_allocated: int | None = None
     transfer_syntax_uid: str | None = None
     has_pixel_data: bool = False
-    image: dict[str, Any] | None = None  # facts for the quality rules (`bot.dicom_facts`)
+    image: dict[str, Any] | None = None  # facts for the quality rules (`bot.imaging.facts`)
 
     def summary(self, *, identity: bool = False) -> dict[str, Any]:
         """A JSON-safe dict to store on the Document and rebuild with `from_summary`.
@@ -191,38 +161,6 @@ class DicomReport:
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class StudySummary:
-    """One imaging study as the coordinators see it, gathered from its instances."""
-
-    study_uid: str
-    modalities: tuple[str, ...]
-    study_date: date | None
-    description: str | None
-    body_parts: tuple[str, ...]
-    institution: str | None
-    series_count: int
-    instance_count: int
-    frame_count: int
-    invalid_count: int = 0
-
-
-@dataclass(frozen=True)
-class ReferencedFile:
-    """One file a DICOMDIR lists: its path relative to the DICOMDIR's folder."""
-
-    path: str
-    sop_instance_uid: str | None
-
-
-@dataclass(frozen=True)
-class DicomDirIndex:
-    """What a DICOMDIR promises: the files it references and the patients it names."""
-
-    files: tuple[ReferencedFile, ...]
-    patient_ids: tuple[str, ...] = field(default=())
-
-
 def configure_pydicom() -> None:
     """Make pydicom quiet: no value validation warnings, no log lines that could quote data.
 
@@ -245,7 +183,7 @@ class _WholeFileRead(Exception):
     """pydicom asked for the rest of the file at once: only deflated datasets do that."""
 
 
-class _GuardedFile:
+class GuardedFile:
     """The file pydicom sees: bounded reads, and no read-everything (deflate) allowed."""
 
     def __init__(self, fh: BinaryIO) -> None:
@@ -341,7 +279,7 @@ def _date(text: str | None) -> date | None:
         return None
 
 
-def _short_element(ds: Dataset, size: int) -> bool:
+def short_element(ds: Dataset, size: int) -> bool:
     """A top-level element the file ended inside (pydicom reads short values silently)."""
     for tag in ds.keys():  # noqa: SIM118 - iterating a Dataset converts each element
         raw = ds.get_item(tag, keep_deferred=True)
@@ -518,7 +456,7 @@ def _metadata(ds: Dataset) -> dict[str, Any]:
     }
 
 
-def _media_class(ds: Dataset) -> str | None:
+def media_class(ds: Dataset) -> str | None:
     meta = getattr(ds, "file_meta", None)
     if meta is None or "MediaStorageSOPClassUID" not in meta:
         return None
@@ -542,7 +480,7 @@ def _inspect(fh: BinaryIO, allow_missing_preamble: bool) -> DicomReport:
     if not has_preamble and not (allow_missing_preamble and _is_raw_dataset(head)):
         return _not_dicom()
     fh.seek(0)
-    guarded = _GuardedFile(fh)
+    guarded = GuardedFile(fh)
     try:
         ds = dcmread(
             guarded,
@@ -562,11 +500,11 @@ def _inspect(fh: BinaryIO, allow_missing_preamble: bool) -> DicomReport:
         log.info("dicom parse failed", extra={"error": type(exc).__name__})
         return _failed(DicomProblem.UNREADABLE)
 
-    if _media_class(ds) == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
+    if media_class(ds) == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
         whole = (
             "DirectoryRecordSequence" in ds
             and not guarded.ran_out
-            and not _short_element(ds, size)
+            and not short_element(ds, size)
         )
         return DicomReport(
             kind=DicomKind.DICOMDIR,
@@ -591,7 +529,7 @@ def _inspect(fh: BinaryIO, allow_missing_preamble: bool) -> DicomReport:
         has_pixels, pixel_problem = False, DicomProblem.UNREADABLE
     if pixel_problem is not None:
         problems.add(pixel_problem)
-    if guarded.ran_out or _short_element(ds, size):
+    if guarded.ran_out or short_element(ds, size):
         problems.add(DicomProblem.TRUNCATED)
     if not all(getattr(report, name) for name in _REQUIRED_FIELDS):
         problems.add(DicomProblem.MISSING_UIDS)
@@ -629,270 +567,3 @@ async def inspect_dicom_async(
     return await asyncio.to_thread(
         inspect_dicom, source, allow_missing_preamble=allow_missing_preamble
     )
-
-
-def _record_value(record: Dataset, keyword: str) -> Any:
-    try:
-        return record.get(keyword)
-    except Exception:  # a malformed record value is treated as absent
-        return None
-
-
-def _file_id(value: Any) -> str | None:
-    """A DICOMDIR ReferencedFileID as a relative POSIX path, or None when unsafe."""
-    parts = [value] if isinstance(value, str) else list(value or ())
-    parts = [str(part).strip() for part in parts]
-    if not parts or any(
-        not part or part in {".", ".."} or "/" in part or "\\" in part or ":" in part
-        for part in parts
-    ):
-        return None
-    return "/".join(parts)
-
-
-def read_dicomdir(source: str | os.PathLike[str] | BinaryIO) -> DicomDirIndex:
-    """List the files and patients a DICOMDIR references, to check a folder upload is whole.
-
-    Walks the directory records directly: `pydicom.fileset.FileSet` would also work but
-    always creates a staging temporary directory that only its private state releases.
-    Raises `InvalidDicom` ("not_dicom", "not_dicomdir", "truncated", "unreadable").
-    """
-    if isinstance(source, str | os.PathLike):
-        with open(source, "rb") as fh:
-            return _read_dicomdir(fh)
-    return _read_dicomdir(source)
-
-
-def _read_dicomdir(fh: BinaryIO) -> DicomDirIndex:
-    configure_pydicom()
-    size = fh.seek(0, io.SEEK_END)
-    fh.seek(0)
-    head = fh.read(132)
-    if len(head) < 132 or head[128:] != b"DICM":
-        raise InvalidDicom(DicomProblem.NOT_DICOM)
-    if size > MAX_DICOMDIR_SIZE:
-        raise InvalidDicom(DicomProblem.UNREADABLE)
-    fh.seek(0)
-    guarded = _GuardedFile(fh)
-    try:
-        ds = dcmread(guarded)
-        records = ds.get("DirectoryRecordSequence")
-    except Exception:
-        code = DicomProblem.TRUNCATED if guarded.short_reads else DicomProblem.UNREADABLE
-        raise InvalidDicom(code) from None
-    if _media_class(ds) != DICOMDIR_SOP_CLASS or records is None:
-        raise InvalidDicom("not_dicomdir")
-    if guarded.ran_out or _short_element(ds, size):
-        raise InvalidDicom(DicomProblem.TRUNCATED)
-    files: list[ReferencedFile] = []
-    patients: list[str] = []
-    for record in records:
-        kind = str(_record_value(record, "DirectoryRecordType") or "").strip().upper()
-        if kind == "PATIENT":
-            patient_id = _record_value(record, "PatientID")
-            if patient_id and str(patient_id) not in patients:
-                patients.append(str(patient_id))
-        path = _file_id(_record_value(record, "ReferencedFileID"))
-        if path is not None:
-            uid = _record_value(record, "ReferencedSOPInstanceUIDInFile")
-            files.append(ReferencedFile(path=path, sop_instance_uid=str(uid) if uid else None))
-    return DicomDirIndex(files=tuple(files), patient_ids=tuple(patients))
-
-
-def missing_from_folder(
-    index: DicomDirIndex, dicomdir_path: str, uploaded_paths: Iterable[str]
-) -> tuple[str, ...]:
-    """The files a DICOMDIR references that a folder upload did not include.
-
-    Paths are the browser's relative paths (`webkitRelativePath`); comparison ignores case,
-    as CDs are ISO 9660 and copies often change it.
-    """
-    base = dicomdir_path.replace("\\", "/").rpartition("/")[0]
-    uploaded = {path.replace("\\", "/").casefold() for path in uploaded_paths}
-    missing = []
-    for ref in index.files:
-        full = f"{base}/{ref.path}" if base else ref.path
-        if full.casefold() not in uploaded:
-            missing.append(full)
-    return tuple(missing)
-
-
-def summarize(reports: Iterable[DicomReport]) -> list[StudySummary]:
-    """Group a case's DICOM instances into studies, counting each instance once."""
-    studies: dict[str, dict[str, DicomReport]] = {}
-    invalid: dict[str, set[str]] = {}
-    for report in reports:
-        if report.kind is not DicomKind.INSTANCE or not report.study_uid:
-            continue
-        if not report.valid:
-            invalid.setdefault(report.study_uid, set()).add(report.sop_instance_uid or "")
-            continue
-        studies.setdefault(report.study_uid, {})[report.sop_instance_uid or ""] = report
-    summaries = []
-    for uid, instances in studies.items():
-        items = list(instances.values())
-        dates = [r.study_date for r in items if r.study_date]
-        summaries.append(
-            StudySummary(
-                study_uid=uid,
-                modalities=tuple(sorted({r.modality for r in items if r.modality})),
-                study_date=min(dates) if dates else None,
-                description=_most_common(r.study_description for r in items),
-                body_parts=tuple(sorted({r.body_part for r in items if r.body_part})),
-                institution=_most_common(r.institution for r in items),
-                series_count=len({r.series_uid for r in items}),
-                instance_count=len(items),
-                frame_count=sum(max(r.number_of_frames or 1, 1) for r in items),
-                invalid_count=len(invalid.get(uid, ())),
-            )
-        )
-    for uid, bad in invalid.items():
-        if uid not in studies:
-            summaries.append(StudySummary(uid, (), None, None, (), None, 0, 0, 0, len(bad)))
-    summaries.sort(key=lambda s: (s.study_date is None, s.study_date or date.min, s.study_uid))
-    return summaries
-
-
-def _most_common(values: Iterable[str | None]) -> str | None:
-    counts = Counter(v for v in values if v)
-    return counts.most_common(1)[0][0] if counts else None
-
-
-# Names for "nobody": anonymised exports and test images.
-_PLACEHOLDER_NAMES = frozenset(
-    {
-        "anonymous",
-        "anonymized",
-        "anonymised",
-        "anon",
-        "unknown",
-        "patient",
-        "noname",
-        "test",
-        "xxx",
-        "na",
-        "none",
-    }
-)
-_TITLES = frozenset(
-    {
-        "mr",
-        "mrs",
-        "ms",
-        "miss",
-        "dr",
-        "prof",
-        "mme",
-        "mlle",
-        "dhr",
-        "mevr",
-        "bay",
-        "bayan",
-        "sayin",
-        "г-н",
-        "г-жа",
-    }
-)
-_VOWELS = str.maketrans("", "", "aeiouy")
-
-
-class _Cover(NamedTuple):
-    strong: int
-    weak: int
-    unmatched: int
-
-
-def _words(text: str) -> list[str]:
-    return [w for w in fold_words(text).split() if w not in _TITLES]
-
-
-def _pn_components(name: str) -> list[list[str]]:
-    """Family, given and middle names of each PN group ("Yamada^Tarou=山田^太郎")."""
-    out = []
-    for group in name.split("="):
-        for component in group.split("^")[:3]:
-            words = _words(component)
-            if words:
-                out.append(words)
-    return out
-
-
-def _with_joined(components: list[list[str]]) -> set[str]:
-    """Tokens plus adjacent pairs joined, so "Al-Hassan" meets "Alhassan"."""
-    tokens = {w for words in components for w in words}
-    for words in components:
-        tokens.update(a + b for a, b in zip(words, words[1:], strict=False))
-    return tokens
-
-
-def _skeleton(word: str) -> str:
-    out: list[str] = []
-    for char in word.translate(_VOWELS):
-        if not out or out[-1] != char:
-            out.append(char)
-    return "".join(out)
-
-
-def _near(a: str, b: str) -> bool:
-    """Spelling variants (Mohammed/Muhammad, Yusuf/Youssef) or an initial."""
-    if len(a) == 1 or len(b) == 1:
-        return a[0] == b[0]
-    if len(a) < 3 or len(b) < 3:
-        return False
-    skeleton = _skeleton(a)
-    if len(skeleton) >= 2 and skeleton == _skeleton(b) and a[0] == b[0]:
-        return True
-    return SequenceMatcher(None, a, b).ratio() >= 0.75
-
-
-def _cover(tokens: Iterable[str], other: set[str]) -> _Cover:
-    strong = weak = unmatched = 0
-    for token in tokens:
-        if token in other and len(token) > 1:
-            strong += 1
-        elif any(_near(token, o) for o in other):
-            weak += 1
-        else:
-            unmatched += 1
-    return _Cover(strong, weak, unmatched)
-
-
-def _scripts(tokens: Iterable[str]) -> set[str]:
-    found = set()
-    for token in tokens:
-        for char in token:
-            if char.isalpha():
-                found.add(unicodedata.name(char, "?").split()[0])
-    return found
-
-
-def _name_match(dicom_name: str, case_name: str) -> Match:
-    components = _pn_components(dicom_name)
-    dicom = [w for words in components for w in words]
-    case = _words(case_name)
-    if not dicom or not case or set(dicom) <= _PLACEHOLDER_NAMES:
-        return Match.UNKNOWN
-    if not _scripts(dicom) & _scripts(case):
-        return Match.UNKNOWN  # "PETROV^IVAN" against "Иван Петров": no transliteration here
-    case_cover = _cover(case, _with_joined(components))
-    dicom_cover = _cover(dicom, _with_joined([case]))
-    covered = [c for c in (case_cover, dicom_cover) if c.unmatched == 0]
-    if not covered:
-        return Match.MISMATCH
-    single = len(case) == 1 and len(dicom) == 1
-    if any(c.weak == 0 and (c.strong >= 2 or single) for c in covered):
-        return Match.MATCH
-    return Match.UNKNOWN
-
-
-def identity_matches(report: DicomReport, patient_name: str, birth_date: date | None) -> Match:
-    """Compare a file's patient with the case's, to flag (never reject) someone else's scan.
-
-    Names are compared loosely: case, accents and word order are ignored and hyphenated names
-    meet their joined spelling; spelling variants and initials give UNKNOWN, not MATCH.
-    Different birth dates are a MISMATCH whatever the names say.
-    """
-    dicom_birth = report.patient_birth_date
-    if birth_date is not None and dicom_birth is not None and birth_date != dicom_birth:
-        return Match.MISMATCH
-    return _name_match(report.patient_name or "", patient_name or "")

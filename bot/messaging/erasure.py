@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.documents.inspection import purge_case_uploads
+from bot.documents.links import revoke
 from bot.journey.opinion_links import forget_case_journey
-from bot.upload_files import purge_case_uploads
-from bot.upload_links import revoke
 from intake.case import CaseStatus
 from storage import repositories as repo
 from storage.tables import Case, Message

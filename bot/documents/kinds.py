@@ -2,10 +2,10 @@
 
 `sniff` trusts the bytes, never the name or the declared content type: a PDF renamed
 `scan.dcm` is a PDF (and `claims_dicom` lets the caller report the false claim). It only reads
-the first bytes; `bot.content_types` finishes the judgement where the head cannot (a whole
-text file, the parts list of a ZIP that may be a Word document). `guess_item`
-reads the file name (and an optional caption) for words in the six languages families write
-in; when no item or more than one fits, it returns None and the family is asked.
+the first bytes; `bot.documents.content_types` finishes the judgement where the head cannot (a
+whole text file, the parts list of a ZIP that may be a Word document). `guess_item` reads the file
+name (and an optional caption) for words in the six languages families write in; when no item or
+more than one fits, it returns None and the family is asked.
 
 Deliberately not keywords: a bare "scan" (phone scanner apps name every document "Scan ...")
 and "results"/"report" (every document is one).
@@ -136,8 +136,8 @@ def sniff(
     suffix = PurePosixPath(name).suffix.lower()
     if head[128:132] == b"DICM":
         return FileType.DICOM
-    # Office documents are ZIPs too: `bot.content_types.zip_kind` tells them apart from the
-    # archive's own parts list, never from the name.
+    # Office documents are ZIPs too: `bot.documents.content_types.zip_kind` tells them apart from
+    # the archive's own parts list, never from the name.
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return FileType.ZIP
     # At offset 0 only: readers that search the first kilobyte accept polyglots (an .exe

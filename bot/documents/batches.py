@@ -26,11 +26,12 @@ import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
-from bot.content_types import dangerous_name
-from bot.documents import SNIFF_BYTES
-from bot.metrics import metrics
-from bot.upload_files import Inspected
-from bot.uploads import FileMeta, UploadRefused, UploadService, Whole
+from bot.documents.content_types import dangerous_name
+from bot.documents.inspection import Inspected
+from bot.documents.kinds import SNIFF_BYTES
+from bot.documents.sessions import FileMeta, UploadRefused
+from bot.documents.uploads import UploadService, Whole
+from bot.operations.metrics import metrics
 from storage.files import FileTooLarge
 from storage.tables import Case, UploadSession
 from storage.unit_of_work import UnitOfWork

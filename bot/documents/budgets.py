@@ -1,12 +1,11 @@
 """What families' files may cost the server: sizes, free disk, ZIP expansion.
 
-Members of an archive under 8 MiB skip the ratio check (`bot.archive`), so the bounds that
-matter are totals: one archive unpacks to `zip_per_archive` at most, and what a case's
+Members of an archive under 8 MiB skip the ratio check (`bot.documents.archive`), so the bounds
+that matter are totals: one archive unpacks to `zip_per_archive` at most, and what a case's
 archives declare is counted per day against `zip_per_case_day` in `throttle_counters` (one
-statement per count, shared by every worker) before any member is read. Below
-`min_free_bytes` free under the file store, files are refused and coordinators alerted: the
-case's conversation is flagged "needs attention" and an audit entry (`disk_low`) is written,
-once an hour per case.
+statement per count, shared by every worker) before any member is read. Below `min_free_bytes` free
+under the file store, files are refused and coordinators alerted: the case's conversation is
+flagged "needs attention" and an audit entry (`disk_low`) is written, once an hour per case.
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.archive import ArchiveRejected
+from bot.access.throttle import Throttle
 from bot.clock import Clock
-from bot.throttle import Throttle
+from bot.documents.archive import ArchiveRejected
 from storage.db import Database
 from storage.files import FileStore
 from storage.tables import AuditEntry, Case, Contact

@@ -1,13 +1,12 @@
 """Reading uploaded bytes back from the encrypted store and deciding what they are.
 
 The `Inspector` does file work only, never holding a database session: the type from the
-content (`bot.documents.sniff`, finished by `bot.content_types`: only allowed types are kept,
-whatever the name says), a DICOM header (`bot.dicom`, in a worker thread), a
-DICOMDIR's list of files, a ZIP's members, each stored on its own (`bot.archive`). The
-document helpers (`open_document`, `document_keys`, `purge_case_uploads`) resolve a
-multi-part document's parts through the caller's session. A multi-part upload is read
-through a seekable view that decrypts one part at a time, so pydicom and zipfile see one
-file and memory stays small.
+content (`bot.documents.kinds.sniff`, finished by `bot.documents.content_types`: only allowed types
+are kept, whatever the name says), a DICOM header (`bot.imaging.reading`, in a worker thread), a
+DICOMDIR's list of files, a ZIP's members, each stored on its own (`bot.documents.archive`). The
+document helpers (`open_document`, `document_keys`, `purge_case_uploads`) resolve a multi-part
+document's parts through the caller's session. A multi-part upload is read through a seekable view
+that decrypts one part at a time, so pydicom and zipfile see one file and memory stays small.
 """
 
 from __future__ import annotations
@@ -26,18 +25,13 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.archive import ArchiveRejected, declared_size, iter_zip_members
-from bot.content_types import BINARY, dangerous_name, served_as, text_is_plain, zip_kind
-from bot.dicom import (
-    DicomKind,
-    DicomReport,
-    InvalidDicom,
-    identity_matches,
-    inspect_dicom,
-    read_dicomdir,
-)
-from bot.documents import SNIFF_BYTES, FileType, claims_dicom, guess_item, sniff
-from bot.imaging_quality import is_report
+from bot.documents.archive import ArchiveRejected, declared_size, iter_zip_members
+from bot.documents.content_types import BINARY, dangerous_name, served_as, text_is_plain, zip_kind
+from bot.documents.kinds import SNIFF_BYTES, FileType, claims_dicom, guess_item, sniff
+from bot.imaging.identity import identity_matches
+from bot.imaging.quality import is_report
+from bot.imaging.reading import DicomKind, DicomReport, InvalidDicom, inspect_dicom
+from bot.imaging.studies import read_dicomdir
 from intake.checklist import ItemKind
 from storage.files import FileStore, FileTooLarge, chunks_from_file
 from storage.tables import Document, UploadSession

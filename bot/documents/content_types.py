@@ -1,6 +1,6 @@
 """The allow-list of what families may send, judged on whole content, and how it is served.
 
-`bot.documents.sniff` reads the first bytes. Here the judgement is finished where the head
+`bot.documents.kinds.sniff` reads the first bytes. Here the judgement is finished where the head
 cannot decide: a plain-text file is read to its end (valid UTF-8, no control characters but
 tab and line ends, nothing that looks like markup or a script), a ZIP's parts list tells a
 Word or OpenDocument text from an archive of files (and refuses other Office formats and
@@ -19,7 +19,7 @@ import zlib
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from bot.documents import ALLOWED_TYPES, SNIFF_BYTES, FileType, plain_text_problem, sniff
+from bot.documents.kinds import ALLOWED_TYPES, SNIFF_BYTES, FileType, plain_text_problem, sniff
 
 __all__ = [
     "BINARY",

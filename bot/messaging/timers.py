@@ -19,13 +19,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.erasure import erase_case
 from bot.i18n.render import isolate
 from bot.journey.video import current_booking, video_reminder
-from bot.metrics import metrics
-from bot.replies import ReplyWriter
-from bot.wakeups import TIMERS as TIMERS_CHANGED
-from bot.wakeups import Wakeups, due_time
+from bot.messaging.erasure import erase_case
+from bot.messaging.replies import ReplyWriter
+from bot.messaging.wakeups import TIMERS as TIMERS_CHANGED
+from bot.messaging.wakeups import Wakeups, due_time
+from bot.operations.metrics import metrics
 from intake.case import CaseStatus, is_terminal
 from intake.checklist import checklist_for, missing_items
 from intake.deadlines import Audience, SlaKind
@@ -268,8 +268,9 @@ def make_scheduler(service: TimerService,
 
 def follow_timer_changes(loop: TimerLoop, wakeups: Wakeups) -> None:
     """Fire a timer at its due time even when another worker wrote it: every new timer
-    announces its due time (`bot.wakeups.TIMERS`) and the loop plans its wake-up for it. An
-    empty payload (the listener reconnected) means "look now". The interval stays the net."""
+    announces its due time (`bot.messaging.wakeups.TIMERS`) and the loop plans its wake-up
+    for it. An empty payload (the listener reconnected) means "look now". The interval stays
+    the net."""
     wakeups.subscribe(TIMERS_CHANGED, lambda payload: loop.plan(due_time(payload), now=True))
 
 

@@ -1,7 +1,7 @@
 """Render domain prompts in the contact's language and queue them: transcript + outbox.
 
 With a `Sealer`, upload tokens in the text are sealed before either row is written
-(`bot.upload_links.seal_links`); the dispatcher and the family's web chat open them.
+(`bot.documents.links.seal_links`); the dispatcher and the family's web chat open them.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Channel
+from bot.documents.links import seal_links
 from bot.i18n.render import RenderedPrompt, Renderer
-from bot.upload_links import seal_links
 from intake.prompts import Prompt
 from storage import repositories as repo
 from storage.files import Sealer

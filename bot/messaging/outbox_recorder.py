@@ -27,7 +27,7 @@ from storage.db import Database
 from storage.tables import Contact, OutboxItem
 
 if TYPE_CHECKING:
-    from bot.outbox import OutboxDispatcher
+    from bot.messaging.outbox import OutboxDispatcher
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels.utils import pixel_array
 
-from bot.dicom import configure_pydicom
+from bot.imaging.reading import configure_pydicom
 
 __all__ = ["MAX_PREVIEW_PIXELS", "PREVIEW_SIDE", "render_preview"]
 

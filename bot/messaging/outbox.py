@@ -14,10 +14,10 @@ from sqlalchemy import Table, bindparam, func, select, update
 
 from bot.channels.base import Channel, ChannelError, Outbound, OutOption, SendResult
 from bot.clock import Clock
-from bot.metrics import metrics
-from bot.outbox_recorder import Batch, Claimed, LoopRecorder, Recorder, ThreadRecorder
-from bot.upload_links import open_links
-from bot.wakeups import OUTBOX, Wakeups
+from bot.documents.links import open_links
+from bot.messaging.outbox_recorder import Batch, Claimed, LoopRecorder, Recorder, ThreadRecorder
+from bot.messaging.wakeups import OUTBOX, Wakeups
+from bot.operations.metrics import metrics
 from storage import repositories as repo
 from storage.db import Database
 from storage.files import Sealer

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.channels.base import Inbound
 from bot.clock import Clock
 from bot.handlers.intake import IntakeHandler
-from bot.metrics import metrics
+from bot.operations.metrics import metrics
 from intake.prompts import Prompt
 from storage import receipts
 from storage import repositories as repo

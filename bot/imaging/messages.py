@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bot.upload_messages import StudyLine, modality_text, studies, study_text
+from bot.documents.messages import StudyLine, modality_text, studies, study_text
 from intake.checklist import ItemKind
 from intake.imaging import Category, Finding, SeriesVerdict
 from intake.prompts import N_, Text

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.inbox_sessions import EndReason, end_all
+from bot.access.inbox_sessions import EndReason, end_all
 from storage.db import Database
 from storage.tables import AuditEntry, Coordinator
 from storage.unit_of_work import UnitOfWork

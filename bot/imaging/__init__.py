@@ -1,0 +1,2 @@
+"""Imaging a radiologist can read: DICOM reading, studies, identity checks, quality verdicts,
+previews."""
