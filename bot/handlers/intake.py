@@ -13,7 +13,6 @@ from bot.documents.links import issue_link_for_case
 from bot.handlers.case_replies import CaseReplies
 from bot.i18n.detect import detect_language_async
 from bot.i18n.render import Renderer
-from bot.journey.letter_pdf import uncovered
 from bot.journey.letters import letter_prompt, prepare_letter
 from bot.journey.opinions import AFTER_OPINION, opinion_link_prompt, reissue_family_link
 from bot.journey.quotes import record_answer
@@ -186,6 +185,10 @@ class IntakeHandler:
         details = letter_details(case.answers or {})
         if details is None:
             return
+        # The PDF library and its fonts (~20 MiB) load with the first letter, not in every
+        # process at start-up.
+        from bot.journey.letter_pdf import uncovered
+
         if uncovered(details[0] + asked.hospital):
             await self.writer.queue(session, contact, [Prompt.say(
                 "We cannot prepare the letter: some characters of the patient's name or of "

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.documents.links import LinkProblem
-from bot.journey.letter_pdf import render_letter
 from bot.journey.letters import open_letter
 from bot.keys import CLOCK, DATABASE, RENDERER, SETTINGS
 from intake.records_letter import LegalBasis
@@ -32,6 +31,9 @@ async def letter_download(request: web.Request) -> web.Response:
         await uow.commit()
     # The letter is dated the day it was prepared, in the service's time zone.
     today = found.created.astimezone(ZoneInfo(request.app[SETTINGS].timezone)).date()
+    # The PDF library and its fonts (~20 MiB) load with the first letter, not at start-up.
+    from bot.journey.letter_pdf import render_letter
+
     # Layout and shaping take a few hundred milliseconds: off the event loop.
     body = await asyncio.to_thread(
         render_letter, request.app[RENDERER], found.language, patient_name=found.patient_name,
