@@ -22,6 +22,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +34,8 @@ from storage.db import Database
 from storage.files import FileCorrupted, Sealer
 from storage.tables import Case, Message, OutboxItem, Timer, UploadLink
 from storage.unit_of_work import UnitOfWork
+
+Row = TypeVar("Row")
 
 TOKEN_BYTES = 32
 # token_urlsafe(32) gives 43 characters; anything else is refused before touching the database.
@@ -109,7 +112,7 @@ async def seal_stored_links(session: AsyncSession, sealer: Sealer, since: dateti
 
 
 class LinkProblem(StrEnum):
-    """Why a token does not open an upload page."""
+    """Why a token opens nothing."""
 
     UNKNOWN = "unknown"
     EXPIRED = "expired"
@@ -154,19 +157,32 @@ async def issue(
     return token
 
 
-async def resolve(session: AsyncSession, token: str, now: datetime) -> UploadLink | LinkProblem:
-    """The link a token opens, or why it opens nothing."""
+async def find_by_token(session: AsyncSession, model: type[Row], token: str) -> Row | None:
+    """The row of a capability link (upload, opinion, calendar, letter) whose stored hash the
+    token matches; None for a malformed or unknown token."""
     if not TOKEN_SHAPE.fullmatch(token):
-        return LinkProblem.UNKNOWN
-    query = select(UploadLink).where(UploadLink.token_hash == token_hash(token))
-    link = (await session.execute(query)).scalar_one_or_none()
+        return None
+    column = model.token_hash  # type: ignore[attr-defined]
+    return (await session.execute(
+        select(model).where(column == token_hash(token)))).scalar_one_or_none()
+
+
+async def resolve_link(session: AsyncSession, model: type[Row], token: str,
+                       now: datetime) -> Row | LinkProblem:
+    """The row a capability link opens, or why it opens nothing (unknown, revoked, expired)."""
+    link: Any = await find_by_token(session, model, token)
     if link is None:
         return LinkProblem.UNKNOWN
-    if link.revoked_at is not None:
+    if getattr(link, "revoked_at", None) is not None:
         return LinkProblem.REVOKED
     if link.expires_at <= now:
         return LinkProblem.EXPIRED
-    return link
+    return cast(Row, link)
+
+
+async def resolve(session: AsyncSession, token: str, now: datetime) -> UploadLink | LinkProblem:
+    """The upload link a token opens, or why it opens nothing."""
+    return await resolve_link(session, UploadLink, token, now)
 
 
 async def has_live_link(session: AsyncSession, case_id: int, now: datetime) -> bool:

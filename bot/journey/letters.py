@@ -13,10 +13,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.documents.links import TOKEN_SHAPE, LinkProblem, token_hash
+from bot.documents.links import LinkProblem, resolve_link, token_hash
 from bot.journey.context import audit
 from intake.prompts import Prompt, Text
 from intake.records_letter import legal_basis, letter_details
@@ -81,15 +80,7 @@ def letter_prompt(prepared: PreparedLetter, with_link: bool) -> Prompt:
 async def letter_for_token(session: AsyncSession, token: str,
                            now: datetime) -> RecordsLetter | LinkProblem:
     """The letter a link opens, or why it opens nothing."""
-    if not TOKEN_SHAPE.fullmatch(token):
-        return LinkProblem.UNKNOWN
-    letter = (await session.execute(select(RecordsLetter).where(
-        RecordsLetter.token_hash == token_hash(token)))).scalar_one_or_none()
-    if letter is None:
-        return LinkProblem.UNKNOWN
-    if letter.expires_at <= now:
-        return LinkProblem.EXPIRED
-    return letter
+    return await resolve_link(session, RecordsLetter, token, now)
 
 
 @dataclass(frozen=True)

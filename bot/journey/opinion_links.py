@@ -11,7 +11,7 @@ from enum import StrEnum
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.documents.links import TOKEN_SHAPE, LinkProblem, token_hash
+from bot.documents.links import LinkProblem, resolve_link, token_hash
 from storage.tables import (
     Case,
     Email,
@@ -69,18 +69,8 @@ async def issue_link(
 
 
 async def resolve(session: AsyncSession, token: str, now: datetime) -> OpinionLink | LinkProblem:
-    """The link a token opens, or why it opens nothing."""
-    if not TOKEN_SHAPE.fullmatch(token):
-        return LinkProblem.UNKNOWN
-    link = (await session.execute(select(OpinionLink).where(
-        OpinionLink.token_hash == token_hash(token)))).scalar_one_or_none()
-    if link is None:
-        return LinkProblem.UNKNOWN
-    if link.revoked_at is not None:
-        return LinkProblem.REVOKED
-    if link.expires_at <= now:
-        return LinkProblem.EXPIRED
-    return link
+    """The opinion link a token opens, or why it opens nothing."""
+    return await resolve_link(session, OpinionLink, token, now)
 
 
 async def reissue_family_link(

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.documents.links import TOKEN_SHAPE, token_hash
+from bot.documents.links import find_by_token, token_hash
 from bot.i18n.render import Renderer, isolate
 from bot.journey.context import JourneyError, audit, family_language, locked_case
 from bot.messaging.replies import ReplyWriter
@@ -104,10 +104,7 @@ async def current_booking(session: AsyncSession, case_id: int) -> VideoConsultat
 
 async def booking_for_token(session: AsyncSession, token: str) -> VideoConsultation | None:
     """The consultation a calendar link opens (None: unknown, moved or cancelled)."""
-    if not TOKEN_SHAPE.fullmatch(token):
-        return None
-    booking = (await session.execute(select(VideoConsultation).where(
-        VideoConsultation.token_hash == token_hash(token)))).scalar_one_or_none()
+    booking = await find_by_token(session, VideoConsultation, token)
     return booking if booking is not None and booking.cancelled_at is None else None
 
 
