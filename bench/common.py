@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,6 +56,16 @@ async def postgres_available() -> bool:
         return False
     await connection.close()
     return True
+
+
+async def reachable_databases(spec: str) -> list[str]:
+    """The databases of a `--db` option that can run here (PostgreSQL skipped, with a word on
+    stderr, when it does not answer)."""
+    databases = spec.split(",")
+    if "postgresql" in databases and not await postgres_available():
+        sys.stderr.write("PostgreSQL not reachable: skipping it\n")
+        databases.remove("postgresql")
+    return databases
 
 
 def percentile(values: Sequence[float], q: float) -> float:

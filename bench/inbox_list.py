@@ -38,7 +38,13 @@ from typing import Any
 from aiohttp import ClientSession, CookieJar, web
 from sqlalchemy import insert
 
-from bench.common import drop_database, fresh_database, percentile, postgres_available, table
+from bench.common import (
+    drop_database,
+    fresh_database,
+    percentile,
+    reachable_databases,
+    table,
+)
 from bench.telegram_webhook import free_port
 from storage.tables import Base
 
@@ -444,10 +450,7 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--db", default="sqlite,postgresql")
     args = parser.parse_args(argv)
-    databases = args.db.split(",")
-    if "postgresql" in databases and not await postgres_available():
-        sys.stderr.write("PostgreSQL not reachable: skipping it\n")
-        databases.remove("postgresql")
+    databases = await reachable_databases(args.db)
     everything: list[Measured] = []
     with tempfile.TemporaryDirectory() as tmp:
         for db in databases:

@@ -41,7 +41,7 @@ from bench.common import (
     drop_database,
     fresh_database,
     percentile,
-    postgres_available,
+    reachable_databases,
     table,
 )
 from tests.fakes.telegram_api import SECRET, TOKEN, FakeTelegram, Sent
@@ -265,10 +265,7 @@ async def main(argv: list[str]) -> int:
                         help="seconds a family takes to answer (0: answer at once, saturation)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    databases = args.db.split(",")
-    if "postgresql" in databases and not await postgres_available():
-        sys.stderr.write("PostgreSQL not reachable: skipping it\n")
-        databases.remove("postgresql")
+    databases = await reachable_databases(args.db)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for db in databases:

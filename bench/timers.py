@@ -32,7 +32,13 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from bench.common import drop_database, fresh_database, percentile, postgres_available, table
+from bench.common import (
+    drop_database,
+    fresh_database,
+    percentile,
+    reachable_databases,
+    table,
+)
 from bench.telegram_webhook import free_port
 from storage.tables import Timer
 
@@ -236,10 +242,7 @@ async def main(argv: list[str]) -> int:
                         help="seconds over which they fall due")
     parser.add_argument("--db", default="sqlite,postgresql")
     args = parser.parse_args(argv)
-    databases = args.db.split(",")
-    if "postgresql" in databases and not await postgres_available():
-        sys.stderr.write("PostgreSQL not reachable: skipping it\n")
-        databases.remove("postgresql")
+    databases = await reachable_databases(args.db)
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
         for db in databases:
