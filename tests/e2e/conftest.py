@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.settings import Settings
+from tests.fakes.smtp import FakeSmtp
 from tests.fakes.telegram_api import SECRET, TOKEN, FakeTelegram
 
 
@@ -32,6 +33,15 @@ def tg_settings(settings: Settings, fake: FakeTelegram) -> Settings:
         telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET,
         telegram_api_base_url=fake.api_base_url,
     )
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[FakeSmtp]:
+    """A real SMTP server on a loopback port (the treating doctor's mail)."""
+    server = FakeSmtp()
+    await server.start()
+    yield server
+    await server.close()
 
 
 from tests.task_guard import _no_task_left_behind  # noqa: E402,F401  (autouse, every test here)

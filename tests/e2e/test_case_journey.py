@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from aiohttp import ClientSession
 
@@ -45,15 +43,6 @@ async def _telegram_says(family: TelegramFamily, text: str) -> str:
 
 async def _telegram_reads(family: TelegramFamily) -> str:
     return telegram_texts(await family.replies())
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[FakeSmtp]:
-    """A real SMTP server on a loopback port."""
-    server = FakeSmtp()
-    await server.start()
-    yield server
-    await server.close()
 
 
 @pytest.fixture

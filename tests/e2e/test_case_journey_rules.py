@@ -40,15 +40,6 @@ from tests.e2e.upload_client import submit_case
 from tests.fakes.smtp import FakeSmtp
 
 
-@pytest.fixture
-async def smtp() -> AsyncIterator[FakeSmtp]:
-    """A real SMTP server on a loopback port."""
-    server = FakeSmtp()
-    await server.start()
-    yield server
-    await server.close()
-
-
 @dataclass
 class Opened:
     """The app, a chatting family whose case is at some status, a coordinator on its page."""

@@ -3,9 +3,6 @@ the doctor e-mailed, the consultation in the family's time, a follow-up question
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from aiohttp import ClientSession
 
 from bot.settings import Settings
@@ -30,15 +27,6 @@ from tests.e2e.test_whatsapp import (
 from tests.e2e.test_whatsapp import fake as fake  # noqa: F401  (the fixture)
 from tests.fakes.smtp import FakeSmtp
 from tests.fakes.twilio_api import FakeTwilio
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[FakeSmtp]:
-    """A real SMTP server on a loopback port."""
-    server = FakeSmtp()
-    await server.start()
-    yield server
-    await server.close()
 
 
 async def test_a_whole_case_over_whatsapp_from_intake_to_closing(
